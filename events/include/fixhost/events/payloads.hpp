@@ -1,0 +1,526 @@
+#pragma once
+// Typed payloads, one struct per event type. Each lists its fields once, in `fields(f, schema)`;
+// that one list drives the binary encoding (codec.hpp) and the JSON export (json.hpp).
+// Schema rule: a field added later is read only `if (schema >= N)`, so bytes written by an older
+// fixhost decode forever (the field keeps its default). Bump k_schema when adding one.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fixhost/events/event_type.hpp"
+
+namespace fixhost::events {
+
+// Captured bytes (test output, diffs, agent logs) under the size policy in docs/STORE.md:
+// when the capture cap is hit, `data` keeps the head and the tail joined by a marker line,
+// `total_bytes` is what was produced and `cut_bytes` how much of it is not in `data`.
+struct Blob {
+  std::string data;
+  std::uint64_t total_bytes = 0;
+  std::uint64_t cut_bytes = 0;
+  template <class F> void fields(F&& f) { f("data", data); f("total_bytes", total_bytes); f("cut_bytes", cut_bytes); }
+};
+
+struct Frame {
+  std::string file;
+  std::int64_t line = 0;
+  std::string function;
+  bool in_app = true;
+  template <class F> void fields(F&& f) { f("file", file); f("line", line); f("function", function); f("in_app", in_app); }
+};
+
+struct Evidence {
+  std::string rule;     // the rule's id in the classifier's rule set
+  std::string pattern;  // what it looks for
+  std::string matched;  // the text it matched
+  template <class F> void fields(F&& f) { f("rule", rule); f("pattern", pattern); f("matched", matched); }
+};
+
+#define FIXHOST_PAYLOAD(Name, schema)                          \
+  static constexpr EventType k_type = EventType::Name;         \
+  static constexpr std::uint16_t k_schema = schema
+
+// ---- runs ---------------------------------------------------------------------------------
+struct RunStarted {
+  FIXHOST_PAYLOAD(RunStarted, 1);
+  std::string mode;  // detect | autofix | build | heal | replay | sample
+  std::string repo;  // absolute path of the repository the run is about
+  std::string branch;
+  std::string head;      // commit the run started from
+  std::string worktree;  // where the run works ("" when it works in place, e.g. detect)
+  std::vector<std::string> argv;
+  std::string config;                    // fixhost.toml text in force
+  std::vector<std::string> source_runs;  // replay: the runs it re-derives
+  std::string host_version;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("mode", mode); f("repo", repo); f("branch", branch); f("head", head); f("worktree", worktree);
+    f("argv", argv); f("config", config); f("source_runs", source_runs); f("host_version", host_version);
+  }
+};
+
+struct RunFinished {
+  FIXHOST_PAYLOAD(RunFinished, 1);
+  std::string outcome;  // ok | failures | unfixable | budget_exceeded | error | aborted
+  std::int32_t exit_code = 0;
+  std::string summary;
+  std::int64_t duration_ms = 0;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("outcome", outcome); f("exit_code", exit_code); f("summary", summary); f("duration_ms", duration_ms);
+  }
+};
+
+// ---- suites -------------------------------------------------------------------------------
+struct SuiteStarted {
+  FIXHOST_PAYLOAD(SuiteStarted, 1);
+  std::string suite;
+  std::string runner;   // pytest | jest | command
+  std::string purpose;  // detect | flaky_check | rerun | verify | lint | typecheck | integration
+  std::string test_id;  // set when one test is run alone
+  std::vector<std::string> argv;
+  std::string cwd;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
+    f("argv", argv); f("cwd", cwd);
+  }
+};
+
+struct SuiteFinished {
+  FIXHOST_PAYLOAD(SuiteFinished, 1);
+  std::string suite;
+  std::string runner;
+  std::string purpose;
+  std::string test_id;
+  std::int32_t exit_code = 0;  // -1 when it did not exit normally
+  std::int32_t signal = 0;     // the signal that ended it, 0 for none
+  bool timed_out = false;
+  std::int64_t duration_ms = 0;
+  Blob output;                // stdout and stderr interleaved as produced
+  Blob report;                // the runner's machine report
+  std::string report_format;  // junit_xml | jest_json | none
+  std::string error;          // why it could not run at all ("" when it ran)
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
+    f("exit_code", exit_code); f("signal", signal); f("timed_out", timed_out); f("duration_ms", duration_ms);
+    f("output", output); f("report", report); f("report_format", report_format); f("error", error);
+  }
+};
+
+struct SuiteParsed {
+  FIXHOST_PAYLOAD(SuiteParsed, 1);
+  std::string suite;
+  std::string runner;
+  std::string purpose;
+  std::string test_id;
+  std::uint32_t tests = 0;  // collected test cases (the tamper rail checks this never drops)
+  std::uint32_t passed = 0;
+  std::uint32_t failures = 0;
+  std::uint32_t errors = 0;
+  std::uint32_t skipped = 0;
+  std::uint32_t xfailed = 0;
+  std::uint32_t xpassed = 0;
+  std::string parsed_from;  // report | text
+  std::string note;         // why the text fallback was used, if it was
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
+    f("tests", tests); f("passed", passed); f("failures", failures); f("errors", errors);
+    f("skipped", skipped); f("xfailed", xfailed); f("xpassed", xpassed);
+    f("parsed_from", parsed_from); f("note", note);
+  }
+};
+
+// ---- failures -----------------------------------------------------------------------------
+struct FailureDetected {
+  FIXHOST_PAYLOAD(FailureDetected, 2);
+  std::string runner;   // pytest | jest
+  std::string suite;
+  std::string test_id;  // pytest node id, or "<file>::<ancestors › title>" for jest
+  std::string file;
+  std::int64_t line = 0;
+  std::string test_name;
+  std::string error_type;
+  std::string message;
+  std::string stack_trace;
+  std::string phase;  // schema 2: call | setup | teardown | collection
+  template <class F> void fields(F&& f, std::uint16_t v) {
+    f("runner", runner); f("suite", suite); f("test_id", test_id); f("file", file); f("line", line);
+    f("test_name", test_name); f("error_type", error_type); f("message", message);
+    f("stack_trace", stack_trace);
+    if (v >= 2) f("phase", phase);
+  }
+};
+
+struct FailureClassified {
+  FIXHOST_PAYLOAD(FailureClassified, 1);
+  std::string test_id;
+  std::string category;  // missing_dependency | type_error | logic_bug | stale_mock | env_mismatch | flaky | unknown
+  double confidence = 0;
+  std::vector<Evidence> evidence;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("category", category); f("confidence", confidence); f("evidence", evidence);
+  }
+};
+
+struct FailureOrdered {
+  FIXHOST_PAYLOAD(FailureOrdered, 1);
+  std::string test_id;
+  std::uint32_t order = 0;  // 1-based position in the fix order
+  std::int32_t depth = 0;   // how many of the repo's modules the failing module imports, transitively
+  std::string module;
+  std::string reason;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("order", order); f("depth", depth); f("module", module); f("reason", reason);
+  }
+};
+
+struct FlakeDetected {
+  FIXHOST_PAYLOAD(FlakeDetected, 1);
+  std::string test_id;
+  std::uint32_t reruns = 0;
+  std::uint32_t passes = 0;
+  template <class F> void fields(F&& f, std::uint16_t) { f("test_id", test_id); f("reruns", reruns); f("passes", passes); }
+};
+
+// ---- the fix loop -------------------------------------------------------------------------
+struct AttemptStarted {
+  FIXHOST_PAYLOAD(AttemptStarted, 1);
+  std::string test_id;
+  std::uint32_t attempt = 0;  // 1-based
+  std::string agent;          // the agent command
+  std::string category;
+  Blob prompt;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("attempt", attempt); f("agent", agent); f("category", category); f("prompt", prompt);
+  }
+};
+
+struct AttemptFinished {
+  FIXHOST_PAYLOAD(AttemptFinished, 1);
+  std::string test_id;
+  std::uint32_t attempt = 0;
+  std::int32_t agent_exit = 0;
+  std::int32_t signal = 0;
+  bool timed_out = false;
+  std::int64_t duration_ms = 0;
+  Blob diff;
+  std::vector<std::string> files_touched;
+  Blob output;          // the agent's stdout and stderr
+  std::string summary;  // what the agent wrote to FIXHOST_SUMMARY_FILE
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("attempt", attempt); f("agent_exit", agent_exit); f("signal", signal);
+    f("timed_out", timed_out); f("duration_ms", duration_ms); f("diff", diff);
+    f("files_touched", files_touched); f("output", output); f("summary", summary);
+  }
+};
+
+struct TestRerun {
+  FIXHOST_PAYLOAD(TestRerun, 1);
+  std::string test_id;
+  std::uint32_t attempt = 0;
+  bool passed = false;
+  std::string detail;  // first line of the error when it failed
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("attempt", attempt); f("passed", passed); f("detail", detail);
+  }
+};
+
+struct PolicyViolation {
+  FIXHOST_PAYLOAD(PolicyViolation, 1);
+  std::string test_id;
+  std::uint32_t attempt = 0;
+  // protected_path | test_deleted | skip_marker | assertion_weakened | test_edited |
+  // git_tampering | path_escape | tests_collected_dropped
+  std::string rule;
+  std::string path;
+  std::string detail;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("attempt", attempt); f("rule", rule); f("path", path); f("detail", detail);
+  }
+};
+
+struct RegressionDetected {
+  FIXHOST_PAYLOAD(RegressionDetected, 1);
+  std::string broken;     // the test (or lint/typecheck finding) that broke
+  std::string caused_by;  // test_id of the failure whose fix broke it
+  std::string check;      // suite | lint | typecheck
+  std::string detail;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("broken", broken); f("caused_by", caused_by); f("check", check); f("detail", detail);
+  }
+};
+
+struct Reverted {
+  FIXHOST_PAYLOAD(Reverted, 1);
+  std::string test_id;
+  std::uint32_t attempt = 0;
+  std::string reason;  // test_failed | policy | regression | budget | gave_up
+  std::vector<std::string> files;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("attempt", attempt); f("reason", reason); f("files", files);
+  }
+};
+
+struct BudgetExceeded {
+  FIXHOST_PAYLOAD(BudgetExceeded, 1);
+  std::string budget;  // attempts | attempt_time | run_time | suite_time
+  std::int64_t limit = 0;  // attempts, or milliseconds
+  std::int64_t used = 0;
+  std::string test_id;
+  std::uint32_t attempt = 0;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("budget", budget); f("limit", limit); f("used", used); f("test_id", test_id); f("attempt", attempt);
+  }
+};
+
+struct FailureResolved {
+  FIXHOST_PAYLOAD(FailureResolved, 1);
+  std::string test_id;
+  std::string outcome;  // fixed | unfixable | flaky
+  std::uint32_t attempts = 0;
+  std::string reason;      // why unfixable
+  std::string last_error;  // the test's last error line
+  std::string suggestion;  // a manual next step
+  std::string approach;    // the agent's summary, or the diffstat
+  std::vector<std::string> files;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("test_id", test_id); f("outcome", outcome); f("attempts", attempts); f("reason", reason);
+    f("last_error", last_error); f("suggestion", suggestion); f("approach", approach); f("files", files);
+  }
+};
+
+struct Committed {
+  FIXHOST_PAYLOAD(Committed, 1);
+  std::string branch;
+  std::string commit;
+  std::string message;
+  std::vector<std::string> files;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("branch", branch); f("commit", commit); f("message", message); f("files", files);
+  }
+};
+
+struct ApprovalGiven {
+  FIXHOST_PAYLOAD(ApprovalGiven, 1);
+  std::string approved_run;
+  std::string branch;         // the run's branch
+  std::string target_branch;  // the user's branch it was merged into
+  std::string merge_commit;
+  bool pushed = false;
+  std::string remote;
+  std::string user;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("approved_run", approved_run); f("branch", branch); f("target_branch", target_branch);
+    f("merge_commit", merge_commit); f("pushed", pushed); f("remote", remote); f("user", user);
+  }
+};
+
+// ---- self-heal ----------------------------------------------------------------------------
+struct PrOpened {
+  FIXHOST_PAYLOAD(PrOpened, 1);
+  std::string provider;  // github
+  std::uint64_t number = 0;
+  std::string url;
+  std::string branch;  // fix/sentry-<id>
+  std::string base;
+  std::string title;
+  std::string issue_id;  // the Sentry issue it fixes
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("provider", provider); f("number", number); f("url", url); f("branch", branch); f("base", base);
+    f("title", title); f("issue_id", issue_id);
+  }
+};
+
+struct PrResolved {
+  FIXHOST_PAYLOAD(PrResolved, 1);
+  std::uint64_t number = 0;
+  std::string state;  // merged | closed
+  std::uint32_t human_commits = 0;
+  std::int64_t resolved_at_us = 0;
+  std::string issue_id;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("number", number); f("state", state); f("human_commits", human_commits);
+    f("resolved_at_us", resolved_at_us); f("issue_id", issue_id);
+  }
+};
+
+struct SentryIssueIngested {
+  FIXHOST_PAYLOAD(SentryIssueIngested, 1);
+  std::string issue_id;
+  std::string short_id;
+  std::string via;  // api | webhook | envelope
+  std::string project;
+  std::string title;
+  std::string culprit;
+  std::string level;  // fatal | error | warning | info | debug
+  std::string platform;
+  std::uint64_t count = 0;
+  std::uint64_t user_count = 0;
+  std::string first_seen;  // ISO 8601 as Sentry sends it
+  std::string last_seen;
+  std::string fingerprint;
+  std::vector<Frame> frames;  // innermost last, as Sentry orders them
+  Blob raw;                   // the payload as received
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("issue_id", issue_id); f("short_id", short_id); f("via", via); f("project", project); f("title", title);
+    f("culprit", culprit); f("level", level); f("platform", platform); f("count", count);
+    f("user_count", user_count); f("first_seen", first_seen); f("last_seen", last_seen);
+    f("fingerprint", fingerprint); f("frames", frames); f("raw", raw);
+  }
+};
+
+struct IssueTriaged {
+  FIXHOST_PAYLOAD(IssueTriaged, 1);
+  std::string issue_id;
+  std::string group;     // hash of the normalised stack trace
+  std::string priority;  // P0 | P1 | P2
+  double score = 0;
+  std::uint64_t frequency = 0;
+  std::uint32_t severity = 0;
+  std::string reason;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("issue_id", issue_id); f("group", group); f("priority", priority); f("score", score);
+    f("frequency", frequency); f("severity", severity); f("reason", reason);
+  }
+};
+
+struct HumanAlert {
+  FIXHOST_PAYLOAD(HumanAlert, 1);
+  std::string reason;  // infrastructure | budget | protected_path | other
+  std::string summary;
+  std::string detail;
+  double error_rate = 0;  // events per minute when it fired
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("reason", reason); f("summary", summary); f("detail", detail); f("error_rate", error_rate);
+  }
+};
+
+struct ErrorRecurrenceChecked {
+  FIXHOST_PAYLOAD(ErrorRecurrenceChecked, 1);
+  std::string issue_id;
+  std::uint64_t pr_number = 0;
+  bool stopped = false;
+  std::uint64_t events_since = 0;
+  std::int64_t window_s = 0;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("issue_id", issue_id); f("pr_number", pr_number); f("stopped", stopped);
+    f("events_since", events_since); f("window_s", window_s);
+  }
+};
+
+// ---- parallel build -----------------------------------------------------------------------
+struct StreamPlanned {
+  FIXHOST_PAYLOAD(StreamPlanned, 1);
+  std::string stream;
+  std::string role;  // contracts | backend | frontend | tests
+  std::vector<std::string> owns;  // globs of the files this stream may write
+  std::vector<std::string> depends_on;
+  std::string agent;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("stream", stream); f("role", role); f("owns", owns); f("depends_on", depends_on); f("agent", agent);
+  }
+};
+
+struct WorktreeCreated {
+  FIXHOST_PAYLOAD(WorktreeCreated, 1);
+  std::string stream;  // "" for a run's own worktree
+  std::string path;
+  std::string branch;
+  std::string base_commit;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("stream", stream); f("path", path); f("branch", branch); f("base_commit", base_commit);
+  }
+};
+
+struct StreamFinished {
+  FIXHOST_PAYLOAD(StreamFinished, 1);
+  std::string stream;
+  std::string outcome;  // ok | failed | budget_exceeded | policy
+  std::int64_t duration_ms = 0;
+  std::string commit;
+  std::vector<std::string> files;
+  std::int32_t agent_exit = 0;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("stream", stream); f("outcome", outcome); f("duration_ms", duration_ms); f("commit", commit);
+    f("files", files); f("agent_exit", agent_exit);
+  }
+};
+
+struct WorktreesMerged {
+  FIXHOST_PAYLOAD(WorktreesMerged, 1);
+  std::vector<std::string> streams;
+  std::string commit;
+  std::uint32_t conflicts = 0;
+  bool integration_passed = false;
+  std::int64_t wall_ms = 0;    // the parallel run's wall clock
+  std::int64_t serial_ms = 0;  // the sum of the streams' durations
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("streams", streams); f("commit", commit); f("conflicts", conflicts);
+    f("integration_passed", integration_passed); f("wall_ms", wall_ms); f("serial_ms", serial_ms);
+  }
+};
+
+struct MergeConflict {
+  FIXHOST_PAYLOAD(MergeConflict, 1);
+  std::string stream;
+  std::string file;
+  std::string resolution;  // contract_wins | manual
+  std::string detail;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("stream", stream); f("file", file); f("resolution", resolution); f("detail", detail);
+  }
+};
+
+// ---- reporting and the host itself ---------------------------------------------------------
+struct ReportWritten {
+  FIXHOST_PAYLOAD(ReportWritten, 1);
+  std::string kind;  // autofix | build | heal | incident
+  std::string path;  // where it was also written, "" if only stored
+  Blob markdown;
+  template <class F> void fields(F&& f, std::uint16_t) { f("kind", kind); f("path", path); f("markdown", markdown); }
+};
+
+struct PluginFailed {
+  FIXHOST_PAYLOAD(PluginFailed, 1);
+  std::string plugin;  // name@version
+  std::uint64_t trigger_seq = 0;
+  std::uint16_t trigger_type = 0;
+  std::string error;
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("plugin", plugin); f("trigger_seq", trigger_seq); f("trigger_type", trigger_type); f("error", error);
+  }
+};
+
+struct ReplayCompared {
+  FIXHOST_PAYLOAD(ReplayCompared, 1);
+  std::string source_run;
+  std::uint32_t only_recorded = 0;
+  std::uint32_t only_replayed = 0;
+  std::uint32_t category_changes = 0;
+  std::uint32_t order_changes = 0;
+  std::uint32_t severity_changes = 0;
+  std::string detail;  // JSON lines, one per difference
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("source_run", source_run); f("only_recorded", only_recorded); f("only_replayed", only_replayed);
+    f("category_changes", category_changes); f("order_changes", order_changes);
+    f("severity_changes", severity_changes); f("detail", detail);
+  }
+};
+
+// What the host read of the repository's own sources: each file and the repo-local modules it
+// imports. The ordering plugin derives the fix order from this fact alone.
+struct SourceFile {
+  std::string path;      // relative to the repository root
+  std::string language;  // python | javascript
+  std::vector<std::string> imports;  // repo-relative paths of the files it imports
+  template <class F> void fields(F&& f) { f("path", path); f("language", language); f("imports", imports); }
+};
+
+struct SourceScanned {
+  FIXHOST_PAYLOAD(SourceScanned, 1);
+  std::string root;
+  std::vector<SourceFile> files;
+  template <class F> void fields(F&& f, std::uint16_t) { f("root", root); f("files", files); }
+};
+
+#undef FIXHOST_PAYLOAD
+
+}  // namespace fixhost::events

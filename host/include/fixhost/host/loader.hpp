@@ -1,0 +1,64 @@
+#pragma once
+// Finds and loads plugins (shared libraries exporting the FIXHOST_PLUGIN entry points) from
+// plugin directories with Boost.DLL. A plugin that does not fit is refused with a reason; it
+// never stops the host. Not thread-safe: load once at start-up.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fixhost/sdk/plugin.hpp"
+
+namespace fixhost::host {
+
+struct ApiVersion {
+  std::uint16_t major = 0;
+  std::uint16_t minor = 0;
+  std::string to_string() const { return std::to_string(major) + "." + std::to_string(minor); }
+};
+
+// The API this host implements (sdk/include/fixhost/sdk/plugin.hpp).
+inline constexpr ApiVersion k_host_api{FIXHOST_API_MAJOR, FIXHOST_API_MINOR};
+
+// A loaded plugin. `instance` keeps the library mapped for as long as it lives: its deleter
+// destroys the object inside the library first, then releases the library.
+struct LoadedPlugin {
+  sdk::PluginInfo info;
+  ApiVersion api;
+  std::filesystem::path path;
+  std::shared_ptr<sdk::Plugin> instance;
+  std::string id() const { return info.name + "@" + info.version; }
+  bool pure() const { return info.kind == sdk::PluginKind::pure; }
+};
+
+struct Refusal {
+  std::filesystem::path path;
+  std::string name;    // when known
+  std::string reason;  // one line: the problem and what to do
+};
+
+struct LoadReport {
+  std::vector<std::shared_ptr<LoadedPlugin>> loaded;  // in load order
+  std::vector<Refusal> refused;
+};
+
+struct LoaderOptions {
+  // Directories searched in order; within one, files by name. Missing directories are skipped.
+  std::vector<std::filesystem::path> dirs;
+  // Per-plugin configuration (`[plugins.<name>]` of fixhost.toml as TOML text) passed to
+  // Plugin::configure. A plugin whose configure fails is refused.
+  std::map<std::string, std::string> config;
+  // Host API version to check against (tests override it). Default: k_host_api
+  ApiVersion host_api = k_host_api;
+};
+
+// Loads every `*.so` in the directories. Refusals: not a shared library, missing entry
+// point, API major mismatch or minor newer than the host's, duplicate name, throws while
+// loading (constructor, info() or configure()).
+LoadReport load_plugins(const LoaderOptions& options);
+
+// The built-in plugin directory: <dir of the running executable>/../lib/fixhost/plugins.
+std::filesystem::path builtin_plugin_dir();
+
+}  // namespace fixhost::host

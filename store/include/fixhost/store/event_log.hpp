@@ -1,0 +1,104 @@
+#pragma once
+// The append-only event log on RocksDB. On-disk layout and size policy: docs/STORE.md.
+// An EventLog is safe for concurrent use from several threads of one process. At most one
+// process holds a store open for writing (the writer lock); any number may read.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fixhost/events/event.hpp"
+#include "fixhost/result.hpp"
+
+namespace fixhost::store {
+
+struct StoreOptions {
+  // Open for appending, taking the store's writer lock; false opens read-only (no lock).
+  // Default: true
+  bool writable = true;
+  // Create the store when the directory is missing or empty (writable only).
+  // Default: true
+  bool create_if_missing = true;
+  // fsync the write-ahead log on every append (one fsync per batch, not per event).
+  // Default: true
+  bool sync = true;
+  // Who is writing, recorded in the lock file and named to anyone refused the lock.
+  // Default: "hostctl"
+  std::string holder = "hostctl";
+};
+
+// Who holds a store's writer lock.
+struct WriterInfo {
+  int pid = 0;
+  std::string holder;
+  std::int64_t since_us = 0;
+};
+
+// Visits events in sequence order; return false to stop.
+using EventVisitor = std::function<bool(const events::Event&)>;
+
+class EventLog {
+ public:
+  // Opens (or creates) the store in `dir`. Errors: Busy (another process writes; names it),
+  // InvalidArgument (not a fixhost store), Corruption (damaged; says what to do),
+  // NotFound (read-only open of a missing store), Unsupported (newer store format).
+  static Result<std::unique_ptr<EventLog>> open(const std::filesystem::path& dir, const StoreOptions& options = {});
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends the events as one atomic, durable write with their index entries. Assigns each
+  // event's seq in order (gap-free, the first event ever is 1). Returns the first seq assigned.
+  // On error nothing is appended and no seq is consumed.
+  Result<std::uint64_t> append_batch(std::span<events::Event> batch);
+  Result<std::uint64_t> append(events::Event& event);
+
+  // Highest seq in the log (0 when empty). For a read-only log: as of the last refresh().
+  std::uint64_t last_seq() const;
+
+  // The event with this seq; NotFound when there is none.
+  Result<events::Event> get(std::uint64_t seq) const;
+  // Events with from <= seq <= to (to = 0: up to the end).
+  Status scan(std::uint64_t from, std::uint64_t to, const EventVisitor& visit) const;
+  // Events of one run, in sequence order, starting at from_seq.
+  Status scan_run(std::string_view run_id, const EventVisitor& visit, std::uint64_t from_seq = 0) const;
+  // Events of one type, in sequence order, starting at from_seq.
+  Status scan_type(events::EventType type, const EventVisitor& visit, std::uint64_t from_seq = 0) const;
+
+  // Delivers events with seq >= from_seq, then waits for new ones (polling every `poll`) and
+  // delivers them as they are appended by this or another process, until visit returns false
+  // or `keep_going` (checked at each poll) returns false.
+  Status follow(std::uint64_t from_seq, const EventVisitor& visit, const std::function<bool()>& keep_going,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(100)) const;
+
+  // Read-only logs: catch up with what the writer appended since open. No-op for the writer.
+  Status refresh() const;
+
+  // Who holds the writer lock now, if anyone (for `hostctl runs`: a run whose writer is gone
+  // without RunFinished was aborted).
+  std::optional<WriterInfo> writer() const;
+
+  const std::filesystem::path& dir() const;
+  bool writable() const;
+
+  // Checks that every index entry points at an event of the right run and type and that every
+  // event is indexed; Corruption names the first mismatch.
+  Status verify_indexes() const;
+
+  // Rebuilds a damaged store in place with RocksDB's repair (for `hostctl repair`).
+  static Status repair(const std::filesystem::path& dir);
+
+  struct Impl;
+
+ private:
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fixhost::store
