@@ -162,13 +162,14 @@ struct FailureClassified {
 
 struct FailureOrdered {
   FIXHOST_PAYLOAD(FailureOrdered, 1);
+  // Fix order is ascending (depth, file, line): a module fewer of the repo's modules sit below
+  // is fixed before the modules that import it.
   std::string test_id;
-  std::uint32_t order = 0;  // 1-based position in the fix order
-  std::int32_t depth = 0;   // how many of the repo's modules the failing module imports, transitively
-  std::string module;
-  std::string reason;
+  std::int32_t depth = 0;  // longest chain of repo-local imports below `module` (0 = imports none)
+  std::string module;      // repo-relative file the failure is attributed to
+  std::string reason;      // how module and depth were found
   template <class F> void fields(F&& f, std::uint16_t) {
-    f("test_id", test_id); f("order", order); f("depth", depth); f("module", module); f("reason", reason);
+    f("test_id", test_id); f("depth", depth); f("module", module); f("reason", reason);
   }
 };
 
