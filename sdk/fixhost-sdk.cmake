@@ -19,6 +19,9 @@ function(fixhost_plugin name)
   target_link_libraries(${name} PRIVATE fixhost::sdk)
   set_target_properties(${name} PROPERTIES PREFIX "" CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
                                            POSITION_INDEPENDENT_CODE ON)
+  # GCC marks some inline statics (e.g. std::to_string's digit table) STB_GNU_UNIQUE, which makes
+  # dlclose a no-op: the plugin could never be unloaded. Plugins share nothing, so opt out.
+  target_compile_options(${name} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
   if(DEFINED FIXHOST_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${FIXHOST_PLUGIN_OUTPUT_DIR})
   endif()
