@@ -38,28 +38,44 @@ struct DispatchStats {
   std::uint64_t failures = 0;   // PluginFailed recorded
 };
 
+// Dispatches in log order: every event a publish or dispatch call appends is delivered after
+// the events appended before it. Subscribers of one type are called in the order they were added.
+// Not thread-safe; plugins and observers must not re-enter the bus they are called from.
 class Bus {
  public:
   explicit Bus(BusOptions options = {});
+  ~Bus();
+  Bus(Bus&&) noexcept;
+  Bus& operator=(Bus&&) noexcept;
+
+  // Subscribes the plugin to the types in its info().subscriptions and keeps it (and so its
+  // library) alive as long as the bus. Adding the same plugin twice has no effect.
   void add(std::shared_ptr<LoadedPlugin> plugin);
   void add(const std::vector<std::shared_ptr<LoadedPlugin>>& plugins);
 
-  // Appends `batch` to `sink`, then dispatches each event and everything it causes until
-  // quiet. Returns the first error of the sink; plugin errors become PluginFailed events.
+  // Appends `batch` to `sink` (assigning seqs), then dispatches each event and everything it
+  // causes until quiet. Returns the first error of the sink; plugin errors become PluginFailed
+  // events.
   Result<DispatchStats> publish(std::span<events::Event> batch, EventSink& sink);
-  // Dispatches an event that is already in the log (replay, tests).
+  // Dispatches an event that is already in the log (seq != 0; replay, tests).
   Result<DispatchStats> dispatch(const events::Event& appended, EventSink& sink);
 
   // Observers see every event the bus appends (including the published ones), after append.
   void observe(std::function<void(const events::Event&)> observer);
 
+  // Whether dispatch would call any plugin for this type (pure ones only under pure_only).
   bool has_subscribers(events::EventType type) const;
+
+  const BusOptions& options() const { return options_; }
 
  private:
   struct Sub;
+  struct State;
+  Status deliver(const events::Event& trigger, int depth, EventSink& sink, DispatchStats& stats);
+  Status drain(EventSink& sink, DispatchStats& stats);
+
   BusOptions options_;
-  std::vector<std::vector<std::shared_ptr<LoadedPlugin>>> subscribers_;  // indexed by type id
-  std::vector<std::function<void(const events::Event&)>> observers_;
+  std::unique_ptr<State> state_;  // subscribers indexed by type id, observers, reused buffers
 };
 
 }  // namespace fixhost::host
