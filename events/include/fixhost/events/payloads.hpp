@@ -198,18 +198,23 @@ struct AttemptFinished {
   FIXHOST_PAYLOAD(AttemptFinished, 1);
   std::string test_id;
   std::uint32_t attempt = 0;
+  std::string category;  // of the failure being fixed (test edits are allowed for some)
   std::int32_t agent_exit = 0;
   std::int32_t signal = 0;
   bool timed_out = false;
   std::int64_t duration_ms = 0;
-  Blob diff;
-  std::vector<std::string> files_touched;
+  Blob diff;  // `git diff` (unified, with renames) of the worktree before and after the attempt
+  std::vector<std::string> files_touched;  // "M path", "A path", "D path", "R old -> new"
   Blob output;          // the agent's stdout and stderr
   std::string summary;  // what the agent wrote to FIXHOST_SUMMARY_FILE
+  // What the host saw of git and the file system (facts the policy plugin judges):
+  std::vector<std::string> git_changes;  // "HEAD moved a1b2 -> c3d4", "ref refs/heads/main moved ...", ...
+  std::vector<std::string> escapes;      // touched paths that are symlinks leading outside the worktree
   template <class F> void fields(F&& f, std::uint16_t) {
-    f("test_id", test_id); f("attempt", attempt); f("agent_exit", agent_exit); f("signal", signal);
-    f("timed_out", timed_out); f("duration_ms", duration_ms); f("diff", diff);
+    f("test_id", test_id); f("attempt", attempt); f("category", category); f("agent_exit", agent_exit);
+    f("signal", signal); f("timed_out", timed_out); f("duration_ms", duration_ms); f("diff", diff);
     f("files_touched", files_touched); f("output", output); f("summary", summary);
+    f("git_changes", git_changes); f("escapes", escapes);
   }
 };
 
