@@ -1,0 +1,832 @@
+#include "fixhost/store/event_log.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "fixhost/events/codec.hpp"
+#include "keys.hpp"
+#include "rocks_options.hpp"
+
+namespace fs = std::filesystem;
+
+namespace fixhost::store {
+
+using detail::k_cf_by_run;
+using detail::k_cf_by_type;
+using detail::k_cf_count;
+using detail::k_cf_events;
+
+namespace {
+
+constexpr const char* k_marker_file = "FIXHOST_STORE";
+constexpr std::string_view k_format_name = "fixhost-store";
+constexpr int k_format_version = 1;
+constexpr const char* k_lock_file = "WRITER";
+// A leader stops adding queued batches to its group past this many envelope bytes.
+constexpr std::size_t k_group_bytes = 16 << 20;
+constexpr std::size_t k_scan_readahead = 2 << 20;
+
+std::string q(const fs::path& p) {
+  std::string s(1, '\'');
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+Status damaged(const fs::path& dir, const std::string& what) {
+  return make_error(Errc::corruption, "store " + q(dir) + " is damaged (" + what +
+                                          "); copy it aside and run 'hostctl repair --store " + dir.string() + "'");
+}
+
+Status not_found_store(const fs::path& dir) {
+  return make_error(Errc::not_found, "no fixhost store at " + q(dir) +
+                                         "; run 'hostctl detect' in the repository to record one, or pass "
+                                         "--store DIR / FIXHOST_STORE");
+}
+
+// Maps a RocksDB status; `doing` says what the store was doing ("opening", "reading event 12").
+Status from_rocks(const rocksdb::Status& s, const fs::path& dir, const std::string& doing) {
+  if (s.ok()) return Status::ok();
+  if (s.IsCorruption()) return damaged(dir, doing + ": " + s.ToString());
+  const std::string text = s.ToString();
+  if (s.IsPathNotFound() || (s.IsIOError() && text.find("No such file") != std::string::npos))
+    return damaged(dir, doing + ": a file is missing: " + text);
+  if (s.IsNotSupported()) return make_error(Errc::unsupported, "store " + q(dir) + ": " + doing + ": " + text);
+  if (s.IsInvalidArgument() && text.find("does not exist") != std::string::npos)
+    return damaged(dir, doing + ": " + text);
+  return make_error(Errc::io_error, "store " + q(dir) + ": " + doing + " failed: " + text);
+}
+
+std::string utc_time(std::int64_t us) {
+  std::time_t t = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// ---- the marker ---------------------------------------------------------------------------
+
+// Ok when `dir` holds a marker of a format this build reads.
+Status check_marker(const fs::path& dir) {
+  std::ifstream in(dir / k_marker_file);
+  if (!in) return make_error(Errc::io_error, "store " + q(dir) + ": cannot read " + k_marker_file);
+  std::string name;
+  long version = 0;
+  in >> name >> version;
+  if (name != k_format_name || version <= 0)
+    return damaged(dir, std::string(k_marker_file) + " does not read '" + std::string(k_format_name) + " <version>'");
+  if (version > k_format_version)
+    return make_error(Errc::unsupported, "store " + q(dir) + " has format version " + std::to_string(version) +
+                                             " but this fixhost reads up to " + std::to_string(k_format_version) +
+                                             "; upgrade fixhost to open it");
+  return Status::ok();
+}
+
+Status sync_path(const fs::path& p, int flags) {
+  int fd = ::open(p.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::io_error, "cannot open " + q(p) + " to sync it: " + errno_text(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return make_error(Errc::io_error, "cannot sync " + q(p) + ": " + errno_text(e));
+  return Status::ok();
+}
+
+Status write_marker(const fs::path& dir) {
+  const fs::path p = dir / k_marker_file;
+  {
+    std::ofstream out(p, std::ios::trunc);
+    out << k_format_name << ' ' << k_format_version << '\n';
+    out.flush();
+    if (!out) return make_error(Errc::io_error, "cannot write " + q(p));
+  }
+  if (auto s = sync_path(p, O_RDONLY); !s) return s;
+  return sync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+enum class DirState { missing, not_a_dir, empty, store, foreign };
+
+DirState classify(const fs::path& dir, std::error_code& ec) {
+  auto st = fs::status(dir, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) {
+      ec.clear();
+      return DirState::missing;
+    }
+    return DirState::foreign;
+  }
+  if (!fs::exists(st)) return DirState::missing;
+  if (!fs::is_directory(st)) return DirState::not_a_dir;
+  if (fs::exists(dir / k_marker_file, ec)) return DirState::store;
+  bool empty = true;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().filename() == k_lock_file) continue;  // left by an interrupted create
+    empty = false;
+    break;
+  }
+  return empty ? DirState::empty : DirState::foreign;
+}
+
+// RocksDB data files exist but CURRENT does not: opening with create_if_missing would start a
+// new database over them.
+bool has_data_without_current(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / "CURRENT", ec)) return false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    auto ext = entry.path().extension();
+    if (ext == ".sst" || ext == ".log" || ext == ".blob") return true;
+  }
+  return false;
+}
+
+// ---- the writer lock ----------------------------------------------------------------------
+
+std::optional<WriterInfo> parse_lock(const std::string& text) {
+  WriterInfo w;
+  std::istringstream in(text);
+  std::string line;
+  bool any = false;
+  while (std::getline(in, line)) {
+    auto sp = line.find(' ');
+    if (sp == std::string::npos) continue;
+    std::string key = line.substr(0, sp), val = line.substr(sp + 1);
+    try {
+      if (key == "pid") w.pid = std::stoi(val), any = true;
+      else if (key == "holder") w.holder = val;
+      else if (key == "since_us") w.since_us = std::stoll(val);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (!any) return std::nullopt;
+  return w;
+}
+
+std::string read_fd(int fd) {
+  std::string text;
+  char buf[512];
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, off);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    off += n;
+  }
+  return text;
+}
+
+// Reads the holder of a lock someone else holds; the new holder may still be writing it.
+std::optional<WriterInfo> read_holder(int fd) {
+  for (int i = 0; i < 50; ++i) {
+    if (auto w = parse_lock(read_fd(fd))) return w;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return std::nullopt;
+}
+
+Status busy(const fs::path& dir, const std::optional<WriterInfo>& w) {
+  if (!w)
+    return make_error(Errc::busy, "store " + q(dir) +
+                                      " is being written by another process (its lock file " + k_lock_file +
+                                      " names none); wait for it to finish or stop it");
+  return make_error(Errc::busy, "store " + q(dir) + " is being written by " + w->holder + " (pid " +
+                                    std::to_string(w->pid) + ", since " + utc_time(w->since_us) +
+                                    "); wait for it to finish or stop it (kill " + std::to_string(w->pid) + ")");
+}
+
+Result<int> take_lock(const fs::path& dir, const std::string& holder, WriterInfo& me) {
+  const fs::path p = dir / k_lock_file;
+  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(Errc::io_error, "store " + q(dir) + ": cannot open " + q(p) + ": " + errno_text(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK) {
+      auto w = read_holder(fd);
+      ::close(fd);
+      return busy(dir, w);
+    }
+    ::close(fd);
+    return make_error(Errc::io_error, "store " + q(dir) + ": cannot lock " + q(p) + ": " + errno_text(e));
+  }
+  me.pid = static_cast<int>(::getpid());
+  me.holder = holder;
+  std::replace(me.holder.begin(), me.holder.end(), '\n', ' ');
+  me.since_us = events::now_us();
+  std::string text = "pid " + std::to_string(me.pid) + "\nholder " + me.holder + "\nsince_us " +
+                     std::to_string(me.since_us) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    int e = errno;
+    ::close(fd);
+    return make_error(Errc::io_error, "store " + q(dir) + ": cannot write " + q(p) + ": " + errno_text(e));
+  }
+  return fd;
+}
+
+// ---- seq of the last event ----------------------------------------------------------------
+
+Result<std::uint64_t> read_last_seq(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const fs::path& dir) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    if (auto s = from_rocks(it->status(), dir, "finding the last event"); !s) return s;
+    return std::uint64_t{0};
+  }
+  auto key = it->key();
+  if (key.size() != 8) return damaged(dir, "the last events key has " + std::to_string(key.size()) + " bytes, not 8");
+  return detail::get_be64(key.data());
+}
+
+}  // namespace
+
+// ---- Impl ---------------------------------------------------------------------------------
+
+struct EventLog::Impl {
+  fs::path dir;
+  StoreOptions options;
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  int lock_fd = -1;
+  WriterInfo me;
+  fs::path secondary_dir;  // read-only: the secondary instance's own directory
+
+  std::atomic<std::uint64_t> last_seq{0};
+
+  // Group commit: appenders queue up; the one at the front (the leader) writes the batches of
+  // everyone queued behind it in one WriteBatch with one sync, then wakes them.
+  struct Pending {
+    std::span<events::Event> batch;
+    Status status;
+    std::uint64_t first_seq = 0;
+    bool done = false;
+    std::condition_variable cv;
+  };
+  std::mutex write_mu;
+  std::deque<Pending*> queue;
+  std::uint64_t next_seq = 1;  // guarded by write_mu, advanced only by a successful write
+  rocksdb::WriteBatch wb;      // used by the leader only
+  std::string key_buf, value_buf;
+
+  // Wakes follow() in this process when events were appended.
+  mutable std::mutex appended_mu;
+  mutable std::condition_variable appended_cv;
+
+  mutable std::mutex refresh_mu;
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : cfs)
+        if (h) db->DestroyColumnFamilyHandle(h);
+      cfs.clear();
+      (void)db->Close();
+      delete db;
+      db = nullptr;
+    }
+    if (!secondary_dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(secondary_dir, ec);
+    }
+    if (lock_fd >= 0) {
+      (void)::ftruncate(lock_fd, 0);
+      ::close(lock_fd);  // releases the flock
+    }
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(int i) const { return cfs[static_cast<std::size_t>(i)]; }
+
+  Status corrupt_event(std::uint64_t seq, const std::string& why) const {
+    return damaged(dir, "event " + std::to_string(seq) + " does not decode: " + why);
+  }
+
+  // Decodes the value at `it` (an events iterator) whose key is `seq`.
+  Result<events::Event> decode_at(const rocksdb::Slice& key, const rocksdb::Slice& value) const {
+    if (key.size() != 8) return damaged(dir, "an events key has " + std::to_string(key.size()) + " bytes, not 8");
+    const std::uint64_t seq = detail::get_be64(key.data());
+    auto ev = events::decode_envelope(std::string_view(value.data(), value.size()));
+    if (!ev) return corrupt_event(seq, ev.status().message());
+    if (ev->seq != seq)
+      return damaged(dir, "events key " + std::to_string(seq) + " holds event " + std::to_string(ev->seq));
+    return ev;
+  }
+
+  Status write_group(std::unique_lock<std::mutex>& lk, Pending& leader);
+  Status rebuild_indexes();
+  Status scan_index(int cf_index, const std::string& prefix, std::uint64_t from_seq, const EventVisitor& visit,
+                    const char* what) const;
+};
+
+Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& leader) {
+  // Take the leader and whoever queued behind it, up to k_group_bytes.
+  std::vector<Pending*> group;
+  std::size_t bytes = 0;
+  for (Pending* p : queue) {
+    std::size_t b = 0;
+    for (const auto& e : p->batch) b += e.payload.size() + e.run_id.size() + e.source.size() + 64;
+    if (!group.empty() && bytes + b > k_group_bytes) break;
+    group.push_back(p);
+    bytes += b;
+  }
+  const std::uint64_t first = next_seq;
+  lk.unlock();  // others may queue meanwhile; the leader stays at the front
+
+  std::uint64_t seq = first;
+  Status status;
+  try {
+    wb.Clear();
+    for (Pending* p : group) {
+      p->first_seq = seq;
+      for (auto& e : p->batch) {
+        e.seq = seq++;
+        value_buf.clear();
+        events::encode_envelope(e, value_buf);
+        const detail::SeqKey key(e.seq);
+        rocksdb::Status s = wb.Put(cf(k_cf_events), rocksdb::Slice(key.bytes, 8), value_buf);
+        if (s.ok()) {
+          detail::run_key(key_buf, e.run_id, e.seq);
+          s = wb.Put(cf(k_cf_by_run), key_buf, rocksdb::Slice());
+        }
+        if (s.ok()) {
+          const detail::TypeKey tkey(static_cast<std::uint16_t>(e.type), e.seq);
+          s = wb.Put(cf(k_cf_by_type), rocksdb::Slice(tkey.bytes, 10), rocksdb::Slice());
+        }
+        if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
+      }
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = options.sync;
+    status = from_rocks(db->Write(wo, &wb), dir, "appending events " + std::to_string(first) + ".." + std::to_string(seq - 1));
+  } catch (const std::exception& ex) {
+    status = make_error(Errc::io_error, "store " + q(dir) + ": appending events failed: " + ex.what());
+  }
+  if (wb.GetDataSize() > (64u << 20)) wb = rocksdb::WriteBatch();  // do not keep a huge buffer
+
+  lk.lock();
+  if (status) {
+    next_seq = seq;
+    last_seq.store(seq - 1, std::memory_order_release);
+  }
+  for (Pending* p : group) {
+    if (!status) {
+      for (auto& e : p->batch) e.seq = 0;
+      p->first_seq = 0;
+    }
+    p->status = status;
+    p->done = true;
+    queue.pop_front();
+    if (p != &leader) p->cv.notify_one();
+  }
+  if (!queue.empty()) queue.front()->cv.notify_one();
+  if (status) {
+    std::lock_guard<std::mutex> g(appended_mu);
+    appended_cv.notify_all();
+  }
+  return status;
+}
+
+// Visits the events named by an index family's entries under `prefix`, seq >= from_seq.
+Status EventLog::Impl::scan_index(int cf_index, const std::string& prefix, std::uint64_t from_seq,
+                                  const EventVisitor& visit, const char* what) const {
+  std::string start = prefix;
+  char b[8];
+  detail::put_be64(b, from_seq);
+  start.append(b, 8);
+  // Upper bound: the prefix incremented (prefixes here never end in 0xff bytes only).
+  std::string upper = prefix;
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions index_ro;
+  index_ro.readahead_size = k_scan_readahead;
+  if (!upper.empty()) {
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    upper_slice = rocksdb::Slice(upper);
+    index_ro.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> idx(db->NewIterator(index_ro, cf(cf_index)));
+  rocksdb::ReadOptions ev_ro;
+  ev_ro.readahead_size = k_scan_readahead;
+  std::unique_ptr<rocksdb::Iterator> ev_it(db->NewIterator(ev_ro, cf(k_cf_events)));
+  for (idx->Seek(start); idx->Valid(); idx->Next()) {
+    auto k = idx->key();
+    if (k.size() < prefix.size() + 8 || !k.starts_with(prefix))
+      return damaged(dir, std::string(what) + " key of " + std::to_string(k.size()) + " bytes is malformed");
+    const std::uint64_t seq = detail::get_be64(k.data() + k.size() - 8);
+    const detail::SeqKey want(seq);
+    const rocksdb::Slice want_slice(want.bytes, 8);
+    if (ev_it->Valid()) ev_it->Next();
+    if (!ev_it->Valid() || ev_it->key() != want_slice) ev_it->Seek(want_slice);
+    if (!ev_it->Valid() || ev_it->key() != want_slice) {
+      if (auto s = from_rocks(ev_it->status(), dir, std::string("reading event ") + std::to_string(seq)); !s) return s;
+      return damaged(dir, std::string(what) + " entry for event " + std::to_string(seq) + " points at no event");
+    }
+    auto ev = decode_at(ev_it->key(), ev_it->value());
+    if (!ev) return ev.status();
+    if (!visit(*ev)) return Status::ok();
+  }
+  return from_rocks(idx->status(), dir, std::string("reading the ") + what + " index");
+}
+
+// ---- EventLog -----------------------------------------------------------------------------
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::~EventLog() = default;
+
+Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const StoreOptions& options) {
+  std::error_code ec;
+  fs::path dir = dir_in.empty() ? dir_in : fs::absolute(dir_in, ec).lexically_normal();
+  if (dir.empty() || ec) return make_error(Errc::invalid_argument, "store directory " + q(dir_in) + " is not a valid path");
+  if (dir.has_filename() == false && dir.has_parent_path()) dir = dir.parent_path();
+
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+
+  DirState state = classify(dir, ec);
+  if (ec) return make_error(Errc::io_error, "cannot read " + q(dir) + ": " + ec.message());
+  const bool may_create = options.writable && options.create_if_missing;
+  switch (state) {
+    case DirState::missing:
+      if (!may_create) return not_found_store(dir);
+      fs::create_directories(dir, ec);
+      if (ec) return make_error(Errc::io_error, "cannot create the store directory " + q(dir) + ": " + ec.message());
+      break;
+    case DirState::not_a_dir:
+      return make_error(Errc::invalid_argument, q(dir) + " is a file, not a fixhost store; pass the store directory "
+                                                         "(--store DIR / FIXHOST_STORE)");
+    case DirState::empty:
+      if (!may_create) return not_found_store(dir);
+      break;
+    case DirState::foreign:
+      return make_error(Errc::invalid_argument,
+                        q(dir) + " is not a fixhost store (it is a non-empty directory without a " + k_marker_file +
+                            " file); pass the store directory (--store DIR / FIXHOST_STORE), or an empty or new "
+                            "directory to create a store there");
+    case DirState::store:
+      if (auto s = check_marker(dir); !s) return s;
+      break;
+  }
+
+  auto cf_descs = detail::column_families();
+  rocksdb::DBOptions dbo = detail::db_options();
+  rocksdb::Status rs;
+
+  if (options.writable) {
+    auto fd = take_lock(dir, options.holder, impl->me);
+    if (!fd) return fd.status();
+    impl->lock_fd = *fd;
+    if (state != DirState::store) {
+      if (auto s = write_marker(dir); !s) return s;
+    }
+    if (has_data_without_current(dir)) return damaged(dir, "its CURRENT file is missing");
+    dbo.create_if_missing = !fs::exists(dir / "CURRENT", ec);
+    dbo.create_missing_column_families = true;
+    try {
+      rs = rocksdb::DB::Open(dbo, dir.string(), cf_descs, &impl->cfs, &impl->db);
+    } catch (const std::exception& ex) {
+      return damaged(dir, std::string("opening it threw: ") + ex.what());
+    }
+  } else {
+    if (!fs::exists(dir / "CURRENT", ec)) {
+      if (has_data_without_current(dir)) return damaged(dir, "its CURRENT file is missing");
+      return make_error(Errc::not_found, "store " + q(dir) + " is still being created and has no events yet; try again");
+    }
+    std::string tmpl = (fs::temp_directory_path(ec) / "fixhost-reader-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      return make_error(Errc::io_error, "cannot create a temporary directory " + q(tmpl) + " for reading store " + q(dir) +
+                                            ": " + errno_text(errno) + "; set TMPDIR to a writable directory");
+    impl->secondary_dir = tmpl;
+    dbo.max_open_files = -1;
+    try {
+      rs = rocksdb::DB::OpenAsSecondary(dbo, dir.string(), impl->secondary_dir.string(), cf_descs, &impl->cfs,
+                                        &impl->db);
+    } catch (const std::exception& ex) {
+      return damaged(dir, std::string("opening it threw: ") + ex.what());
+    }
+  }
+  if (!rs.ok()) {
+    impl->db = nullptr;
+    impl->cfs.clear();
+    return from_rocks(rs, dir, "opening");
+  }
+  if (impl->cfs.size() != k_cf_count) return damaged(dir, "it lacks column families");
+
+  auto last = read_last_seq(impl->db, impl->cf(k_cf_events), dir);
+  if (!last) return last.status();
+  impl->last_seq.store(*last);
+  impl->next_seq = *last + 1;
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
+}
+
+Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch) {
+  Impl& m = *impl_;
+  if (!m.options.writable)
+    return make_error(Errc::invalid_argument, "store " + q(m.dir) + " was opened read-only; open it writable to append");
+  for (const auto& e : batch) {
+    if (e.type == events::EventType::Reserved || static_cast<std::uint16_t>(e.type) > events::k_max_event_type)
+      return make_error(Errc::invalid_argument, "cannot append to store " + q(m.dir) + ": an event has type id " +
+                                                    std::to_string(static_cast<unsigned>(e.type)) +
+                                                    ", which is reserved or unknown");
+    if (e.run_id.find('\0') != std::string::npos)
+      return make_error(Errc::invalid_argument,
+                        "cannot append to store " + q(m.dir) + ": a run id contains a NUL byte; run ids are text");
+  }
+  if (batch.empty()) return m.last_seq.load(std::memory_order_acquire) + 1;
+
+  Impl::Pending me;
+  me.batch = batch;
+  std::unique_lock<std::mutex> lk(m.write_mu);
+  m.queue.push_back(&me);
+  while (!me.done && m.queue.front() != &me) me.cv.wait(lk);
+  if (!me.done) (void)m.write_group(lk, me);
+  if (!me.status) return me.status;
+  return me.first_seq;
+}
+
+Result<std::uint64_t> EventLog::append(events::Event& event) { return append_batch(std::span<events::Event>(&event, 1)); }
+
+std::uint64_t EventLog::last_seq() const { return impl_->last_seq.load(std::memory_order_acquire); }
+
+Result<events::Event> EventLog::get(std::uint64_t seq) const {
+  const Impl& m = *impl_;
+  const detail::SeqKey key(seq);
+  rocksdb::PinnableSlice value;
+  auto s = m.db->Get(rocksdb::ReadOptions(), m.cf(k_cf_events), rocksdb::Slice(key.bytes, 8), &value);
+  if (s.IsNotFound())
+    return make_error(Errc::not_found, "store " + q(m.dir) + " has no event " + std::to_string(seq) + " (the last is " +
+                                           std::to_string(last_seq()) + ")");
+  if (!s.ok()) return from_rocks(s, m.dir, "reading event " + std::to_string(seq));
+  return m.decode_at(rocksdb::Slice(key.bytes, 8), value);
+}
+
+Status EventLog::scan(std::uint64_t from, std::uint64_t to, const EventVisitor& visit) const {
+  const Impl& m = *impl_;
+  if (to != 0 && to < from) return Status::ok();
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = k_scan_readahead;
+  const detail::SeqKey upper(to + 1);
+  rocksdb::Slice upper_slice(upper.bytes, 8);
+  if (to != 0 && to != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(k_cf_events)));
+  const detail::SeqKey start(from);
+  for (it->Seek(rocksdb::Slice(start.bytes, 8)); it->Valid(); it->Next()) {
+    auto ev = m.decode_at(it->key(), it->value());
+    if (!ev) return ev.status();
+    if (!visit(*ev)) return Status::ok();
+  }
+  return from_rocks(it->status(), m.dir, "scanning events from " + std::to_string(from));
+}
+
+Status EventLog::scan_run(std::string_view run_id, const EventVisitor& visit, std::uint64_t from_seq) const {
+  std::string prefix(run_id);
+  prefix.push_back('\0');
+  return impl_->scan_index(k_cf_by_run, prefix, from_seq, visit, "by_run");
+}
+
+Status EventLog::scan_type(events::EventType type, const EventVisitor& visit, std::uint64_t from_seq) const {
+  char b[2];
+  detail::put_be16(b, static_cast<std::uint16_t>(type));
+  return impl_->scan_index(k_cf_by_type, std::string(b, 2), from_seq, visit, "by_type");
+}
+
+Status EventLog::follow(std::uint64_t from_seq, const EventVisitor& visit, const std::function<bool()>& keep_going,
+                        std::chrono::milliseconds poll) const {
+  const Impl& m = *impl_;
+  std::uint64_t next = std::max<std::uint64_t>(from_seq, 1);
+  for (;;) {
+    if (auto s = refresh(); !s) return s;
+    bool stopped = false;
+    const std::uint64_t seen = last_seq();
+    if (seen >= next) {
+      auto s = scan(next, 0, [&](const events::Event& e) {
+        next = e.seq + 1;
+        if (!visit(e)) {
+          stopped = true;
+          return false;
+        }
+        return true;
+      });
+      if (!s) return s;
+      if (stopped) return Status::ok();
+    }
+    if (keep_going && !keep_going()) return Status::ok();
+    std::unique_lock<std::mutex> lk(m.appended_mu);
+    m.appended_cv.wait_for(lk, poll, [&] { return m.options.writable && last_seq() >= next; });
+  }
+}
+
+Status EventLog::refresh() const {
+  const Impl& m = *impl_;
+  if (m.options.writable) return Status::ok();
+  std::lock_guard<std::mutex> g(m.refresh_mu);
+  rocksdb::Status s = m.db->TryCatchUpWithPrimary();
+  if (!s.ok() && (s.IsPathNotFound() || s.IsIOError())) {
+    // The writer may have removed a log file while we read it; one retry sees the new state.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s = m.db->TryCatchUpWithPrimary();
+  }
+  if (!s.ok()) return from_rocks(s, m.dir, "catching up with the writer");
+  auto last = read_last_seq(m.db, m.cf(k_cf_events), m.dir);
+  if (!last) return last.status();
+  impl_->last_seq.store(*last, std::memory_order_release);
+  return Status::ok();
+}
+
+std::optional<WriterInfo> EventLog::writer() const {
+  const Impl& m = *impl_;
+  if (m.lock_fd >= 0) return m.me;
+  const fs::path p = m.dir / k_lock_file;
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<WriterInfo> w;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);  // nobody holds it
+  } else if (errno == EWOULDBLOCK) {
+    w = read_holder(fd);
+    if (!w) w = WriterInfo{0, "unknown", 0};
+  }
+  ::close(fd);
+  return w;
+}
+
+const fs::path& EventLog::dir() const { return impl_->dir; }
+bool EventLog::writable() const { return impl_->options.writable; }
+
+Status EventLog::verify_indexes() const {
+  const Impl& m = *impl_;
+  struct Rec {
+    std::uint64_t seq;
+    std::uint32_t run;
+    std::uint16_t type;
+    std::uint8_t seen;  // bit 0: by_run entry found, bit 1: by_type entry found
+  };
+  std::vector<Rec> recs;
+  std::vector<std::string> runs;
+  std::unordered_map<std::string, std::uint32_t> run_ids;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = k_scan_readahead;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(k_cf_events)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto ev = m.decode_at(it->key(), it->value());
+      if (!ev) return ev.status();
+      auto [pos, added] = run_ids.try_emplace(ev->run_id, static_cast<std::uint32_t>(runs.size()));
+      if (added) runs.push_back(ev->run_id);
+      recs.push_back(Rec{ev->seq, pos->second, static_cast<std::uint16_t>(ev->type), 0});
+    }
+    if (auto s = from_rocks(it->status(), m.dir, "verifying the events"); !s) return s;
+  }
+  auto find = [&](std::uint64_t seq) -> Rec* {
+    auto it = std::lower_bound(recs.begin(), recs.end(), seq, [](const Rec& r, std::uint64_t s) { return r.seq < s; });
+    return it != recs.end() && it->seq == seq ? &*it : nullptr;
+  };
+  {
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(k_cf_by_run)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() < 9 || k[k.size() - 9] != '\0')
+        return damaged(m.dir, "a by_run key of " + std::to_string(k.size()) + " bytes is malformed");
+      std::string_view run(k.data(), k.size() - 9);
+      const std::uint64_t seq = detail::get_be64(k.data() + k.size() - 8);
+      Rec* r = find(seq);
+      if (!r)
+        return damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
+                                  ") points at no event");
+      if (runs[r->run] != run)
+        return damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
+                                  ") points at an event of run '" + runs[r->run] + "'");
+      r->seen |= 1;
+    }
+    if (auto s = from_rocks(it->status(), m.dir, "verifying the by_run index"); !s) return s;
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(k_cf_by_type)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() != 10) return damaged(m.dir, "a by_type key of " + std::to_string(k.size()) + " bytes is malformed");
+      const std::uint16_t type = detail::get_be16(k.data());
+      const std::uint64_t seq = detail::get_be64(k.data() + 2);
+      const std::string tname(events::event_type_name(static_cast<events::EventType>(type)));
+      Rec* r = find(seq);
+      if (!r)
+        return damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) + ") points at no event");
+      if (r->type != type)
+        return damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) + ") points at an event of type " +
+                                  std::string(events::event_type_name(static_cast<events::EventType>(r->type))));
+      r->seen |= 2;
+    }
+    if (auto s = from_rocks(it->status(), m.dir, "verifying the by_type index"); !s) return s;
+  }
+  for (const Rec& r : recs) {
+    if (!(r.seen & 1)) return damaged(m.dir, "event " + std::to_string(r.seq) + " has no by_run entry");
+    if (!(r.seen & 2)) return damaged(m.dir, "event " + std::to_string(r.seq) + " has no by_type entry");
+  }
+  return Status::ok();
+}
+
+Status EventLog::repair(const fs::path& dir_in) {
+  std::error_code ec;
+  const fs::path dir = fs::absolute(dir_in, ec).lexically_normal();
+  if (ec || !fs::is_directory(dir, ec)) return not_found_store(dir_in);
+  if (!fs::exists(dir / k_marker_file, ec))
+    return make_error(Errc::invalid_argument, q(dir) + " is not a fixhost store (no " + std::string(k_marker_file) +
+                                                  " file); repair only runs on a store directory");
+  if (auto s = check_marker(dir); !s && s.code() != Errc::corruption) return s;
+
+  WriterInfo me;
+  auto fd = take_lock(dir, "hostctl repair", me);
+  if (!fd) return fd.status();
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{*fd};
+
+  auto cf_descs = detail::column_families();
+  rocksdb::Status rs;
+  try {
+    rs = rocksdb::RepairDB(dir.string(), detail::db_options(), cf_descs, detail::index_cf_options());
+  } catch (const std::exception& ex) {
+    return make_error(Errc::io_error, "repairing store " + q(dir) + " threw: " + ex.what());
+  }
+  if (!rs.ok())
+    return make_error(Errc::io_error, "repairing store " + q(dir) + " failed: " + rs.ToString() +
+                                          "; restore it from the copy or start a new store");
+  if (auto s = write_marker(dir); !s) return s;
+
+  // RocksDB's repair recovers tables and logs; the indexes are then checked against the events
+  // and rebuilt when they disagree.
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  rocksdb::DBOptions dbo = detail::db_options();
+  dbo.create_missing_column_families = true;
+  rs = rocksdb::DB::Open(dbo, dir.string(), cf_descs, &impl->cfs, &impl->db);
+  if (!rs.ok()) {
+    impl->db = nullptr;
+    impl->cfs.clear();
+    return make_error(Errc::io_error, "store " + q(dir) + " still does not open after repair: " + rs.ToString() +
+                                          "; restore it from the copy or start a new store");
+  }
+  EventLog log(std::move(impl));
+  if (log.verify_indexes()) return Status::ok();
+  return log.impl_->rebuild_indexes();
+}
+
+Status EventLog::Impl::rebuild_indexes() {
+  for (int i : {k_cf_by_run, k_cf_by_type}) {
+    auto*& h = cfs[static_cast<std::size_t>(i)];
+    rocksdb::Status s = db->DropColumnFamily(h);
+    if (s.ok()) s = db->DestroyColumnFamilyHandle(h);
+    h = nullptr;
+    if (s.ok()) s = db->CreateColumnFamily(detail::index_cf_options(), detail::k_cf_names[i], &h);
+    if (!s.ok()) return from_rocks(s, dir, "recreating the " + std::string(detail::k_cf_names[i]) + " index");
+  }
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = k_scan_readahead;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(k_cf_events)));
+  rocksdb::WriteBatch batch;
+  auto flush = [&](bool sync) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    auto s = from_rocks(db->Write(wo, &batch), dir, "rebuilding the indexes");
+    batch.Clear();
+    return s;
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto ev = decode_at(it->key(), it->value());
+    if (!ev) {
+      // Unreadable bytes would stop every scan here; the event is lost either way.
+      batch.Delete(cf(k_cf_events), it->key());
+      continue;
+    }
+    detail::run_key(key_buf, ev->run_id, ev->seq);
+    batch.Put(cf(k_cf_by_run), key_buf, rocksdb::Slice());
+    const detail::TypeKey tkey(static_cast<std::uint16_t>(ev->type), ev->seq);
+    batch.Put(cf(k_cf_by_type), rocksdb::Slice(tkey.bytes, 10), rocksdb::Slice());
+    if (batch.Count() >= 30000)
+      if (auto s = flush(false); !s) return s;
+  }
+  if (auto s = from_rocks(it->status(), dir, "reading the events to rebuild the indexes"); !s) return s;
+  return flush(true);
+}
+
+}  // namespace fixhost::store

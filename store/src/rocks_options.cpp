@@ -1,0 +1,64 @@
+#include "rocks_options.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+
+namespace fixhost::store::detail {
+namespace {
+
+std::shared_ptr<rocksdb::Cache> shared_block_cache() {
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 << 20);
+  return cache;
+}
+
+rocksdb::ColumnFamilyOptions base_cf_options(std::size_t block_size) {
+  rocksdb::ColumnFamilyOptions o;
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+  o.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = shared_block_cache();
+  t.block_size = block_size;
+  t.format_version = 5;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+rocksdb::DBOptions db_options() {
+  rocksdb::DBOptions o;
+  o.max_background_jobs = 2;
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  o.keep_log_file_num = 3;
+  o.max_log_file_size = 4 << 20;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions events_cf_options() {
+  auto o = base_cf_options(16 * 1024);
+  o.write_buffer_size = 64 << 20;
+  o.enable_blob_files = true;
+  o.min_blob_size = k_min_blob_size;
+  o.blob_compression_type = rocksdb::kZSTD;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions index_cf_options() {
+  auto o = base_cf_options(16 * 1024);
+  o.write_buffer_size = 32 << 20;
+  return o;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(k_cf_names[k_cf_default], index_cf_options());
+  cfs.emplace_back(k_cf_names[k_cf_events], events_cf_options());
+  cfs.emplace_back(k_cf_names[k_cf_by_run], index_cf_options());
+  cfs.emplace_back(k_cf_names[k_cf_by_type], index_cf_options());
+  return cfs;
+}
+
+}  // namespace fixhost::store::detail
