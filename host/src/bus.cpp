@@ -79,6 +79,11 @@ struct Bus::State {
   std::vector<Pending> queue;   // appended but not yet dispatched, in log order
   std::size_t head = 0;
   bool dispatching = false;
+  // Also forgets what an earlier call left undispatched when it stopped on a sink error.
+  void clear_queue() {
+    queue.clear();
+    head = 0;
+  }
 };
 
 Bus::Bus(BusOptions options) : options_(options), state_(std::make_unique<State>()) {}
@@ -122,6 +127,7 @@ bool Bus::has_subscribers(EventType type) const {
 Result<DispatchStats> Bus::publish(std::span<Event> batch, EventSink& sink) {
   if (state_->dispatching) return reentered();
   BusyGuard guard(state_->dispatching);
+  state_->clear_queue();
   DispatchStats stats;
   if (batch.empty()) return stats;
   if (auto st = sink.append(batch); !st.is_ok()) return st;
@@ -140,6 +146,7 @@ Result<DispatchStats> Bus::dispatch(const Event& appended, EventSink& sink) {
                       "cannot dispatch a " + std::string(events::event_type_name(appended.type)) +
                           " event with seq 0: it was never appended; use Bus::publish to append and dispatch it");
   BusyGuard guard(state_->dispatching);
+  state_->clear_queue();
   DispatchStats stats;
   if (auto st = deliver(appended, 0, sink, stats); !st.is_ok()) return st;
   if (auto st = drain(sink, stats); !st.is_ok()) return st;
@@ -155,8 +162,7 @@ Status Bus::drain(EventSink& sink, DispatchStats& stats) {
     result = deliver(next.event, next.depth, sink, stats);
     if (!result.is_ok()) break;
   }
-  s.queue.clear();
-  s.head = 0;
+  s.clear_queue();
   return result;
 }
 

@@ -54,8 +54,10 @@ struct LoaderOptions {
 };
 
 // Loads every `*.so` in the directories. Refusals: not a shared library, missing entry
-// point, API major mismatch or minor newer than the host's, duplicate name, throws while
-// loading (constructor, info() or configure()).
+// point, API major mismatch or minor newer than the host's (checked before any plugin code
+// runs), throws while loading (constructor, info() or configure()), empty name, unknown
+// kind or subscription id, duplicate name (the later one), configure() returning an error.
+// Never throws.
 LoadReport load_plugins(const LoaderOptions& options);
 
 // The built-in plugin directory: <dir of the running executable>/../lib/fixhost/plugins.
