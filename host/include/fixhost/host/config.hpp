@@ -1,0 +1,77 @@
+#pragma once
+// fixhost.toml: the project's configuration, read once at start-up. Without the file the suites
+// are detected from the repository (pytest, jest) and `notes` says what was chosen and how to
+// override it. Reference: docs/CONFIG.md.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fixhost/result.hpp"
+
+namespace fixhost::host {
+
+struct SuiteConfig {
+  std::string name;
+  // pytest | jest
+  std::string runner;
+  // argv of the suite, without the report flags the host adds.
+  std::vector<std::string> command;
+  // Relative to the repository root. Default: "."
+  std::string cwd = ".";
+  // The whole suite is killed (process group) after this. Default: 10 min
+  std::chrono::seconds timeout{600};
+};
+
+struct Config {
+  std::filesystem::path repo;  // absolute repository root
+  std::filesystem::path file;  // the fixhost.toml read ("" when none)
+  std::string text;            // its text, recorded in RunStarted
+
+  std::vector<SuiteConfig> suites;
+  // Python interpreter that has pytest (used for detected pytest suites).
+  // Default: $FIXHOST_PYTHON, else the first of python3, /usr/bin/python3 that imports pytest
+  std::string python;
+  // Extra plugin directories, after the built-in one, relative to the repository root.
+  std::vector<std::filesystem::path> plugin_dirs;
+  // `[plugins.<name>]` tables, re-serialised as TOML text, handed to Plugin::configure.
+  std::map<std::string, std::string> plugin_config;
+
+  // Autofix. The agent command, run as /bin/sh -c CMD in the worktree. Default: none
+  std::string agent;
+  // Attempts per failure. Default: 3
+  int max_attempts = 3;
+  // Re-runs of a failing test alone before it is reported as real. Default: 2
+  int flaky_reruns = 2;
+  // Wall time for a whole run. Default: 20 min
+  std::chrono::seconds run_budget{1200};
+  // Wall time for one agent attempt. Default: 5 min
+  std::chrono::seconds attempt_budget{300};
+  // Lint and type-check commands run at verify time (argv). Default: none
+  std::vector<std::string> lint;
+  std::vector<std::string> typecheck;
+  // Globs an attempt may not touch, added to the built-in defaults (docs/SAFETY.md).
+  std::vector<std::string> protected_paths;
+  // Untracked files copied into the run's worktree (`.env`, fixtures). Default: none
+  std::vector<std::string> worktree_include;
+  // Categories whose fixes may edit test files. Default: {"stale_mock"}
+  std::vector<std::string> test_edit_categories{"stale_mock"};
+  // Used by `hostctl stats` for the time-saved estimate. Default: 30
+  double minutes_per_manual_fix = 30;
+
+  // What was detected or defaulted, one line each, for the user.
+  std::vector<std::string> notes;
+};
+
+// Reads <repo>/fixhost.toml, or detects the suites when there is none. Errors name the file,
+// the key and what is expected (InvalidArgument), or say that no suite could be found.
+Result<Config> load_config(const std::filesystem::path& repo);
+
+// "90", "90s", "5m", "1h", "1h30m" -> seconds.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+// Whether `python` can `import pytest` (runs it).
+bool python_has_pytest(const std::string& python);
+
+}  // namespace fixhost::host

@@ -1,0 +1,46 @@
+#pragma once
+// The git operations the host performs, each as `git -C <dir> ...` from an argv. Errors name
+// the command and carry git's own message. Safe to use from several threads on different
+// worktrees; git itself serialises access to a repository's refs.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fixhost/result.hpp"
+
+namespace fixhost::host::git {
+
+// Runs git in `dir`; the value is stdout with the trailing newline removed.
+Result<std::string> run(const std::filesystem::path& dir, const std::vector<std::string>& args);
+
+bool is_repository(const std::filesystem::path& dir);
+Result<std::string> head(const std::filesystem::path& dir);            // commit sha
+Result<std::string> current_branch(const std::filesystem::path& dir);  // "" when detached
+
+// Every ref and its target: refs/heads/*, refs/tags/*, refs/stash, ...
+Result<std::map<std::string, std::string>> refs(const std::filesystem::path& dir);
+
+// Stages everything in the worktree (honouring .gitignore) and returns the tree id.
+Result<std::string> snapshot_tree(const std::filesystem::path& worktree);
+// Makes the worktree and its index exactly `tree` (files added since are removed).
+Status restore_tree(const std::filesystem::path& worktree, const std::string& tree);
+
+// Unified diff between two trees, with renames; `binary` adds --binary (for git apply).
+Result<std::string> diff_trees(const std::filesystem::path& dir, const std::string& a, const std::string& b,
+                               bool binary = false);
+// "M path", "A path", "D path", "R old -> new".
+Result<std::vector<std::string>> changed_files(const std::filesystem::path& dir, const std::string& a,
+                                               const std::string& b);
+// git diff --stat summary line ("2 files changed, 3 insertions(+), 1 deletion(-)").
+Result<std::string> diffstat(const std::filesystem::path& dir, const std::string& a, const std::string& b);
+// Applies a patch made by diff_trees(binary = true) to the worktree (reverse = undo it).
+Status apply_patch(const std::filesystem::path& worktree, const std::string& patch, bool reverse);
+
+// The repository's common .git directory (shared by all worktrees).
+Result<std::filesystem::path> common_dir(const std::filesystem::path& dir);
+
+// Commits everything staged in `worktree` with fixhost's identity when the repository has none.
+Result<std::string> commit_all(const std::filesystem::path& worktree, const std::string& message);
+
+}  // namespace fixhost::host::git

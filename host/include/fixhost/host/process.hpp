@@ -1,0 +1,50 @@
+#pragma once
+// Child processes on a leash: each runs from an argv (no shell unless the argv says so) in its
+// own process group; on timeout the whole group and every live descendant (found in /proc,
+// even one that left the group with setsid) is killed, and when the child exits whatever is
+// left in its group is killed too. Output (stdout and stderr interleaved) is captured under
+// the head+tail size cap. Limit: a process that double-forks into a new session AND whose
+// parent has already exited is out of reach (it belongs to init).
+// run_process is safe to call from several threads; each call blocks until its child is gone.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fixhost/events/payloads.hpp"
+#include "fixhost/result.hpp"
+
+namespace fixhost::host {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up on PATH
+  std::string cwd;                // "" = the current directory
+  std::map<std::string, std::string> env;  // set on top of the inherited environment
+  // Killed (SIGTERM to the group, then SIGKILL after `grace`) when this runs out. 0 = none.
+  // Default: none
+  std::chrono::milliseconds timeout{0};
+  // Time between SIGTERM and SIGKILL. Default: 2 s
+  std::chrono::milliseconds grace{2000};
+  // Bytes of output kept from the start and from the end (docs/STORE.md). Default: 16 MiB each
+  std::size_t head_cap = 16u << 20;
+  std::size_t tail_cap = 16u << 20;
+};
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when it did not exit normally
+  int signal = 0;      // signal that ended it (the one we sent on timeout), 0 for none
+  bool timed_out = false;
+  std::int64_t duration_ms = 0;
+  events::Blob output;
+  std::string spawn_error;  // set when it could not be started at all (exec failed)
+};
+
+// Runs to completion. `on_output` (optional) sees every chunk as it arrives, before capping.
+// Errors: IOError when pipes or fork fail. An exec failure is not an error: it is reported in
+// ProcessResult::spawn_error with exit_code 127.
+Result<ProcessResult> run_process(const ProcessSpec& spec,
+                                  const std::function<void(std::string_view)>& on_output = nullptr);
+
+}  // namespace fixhost::host

@@ -1,0 +1,79 @@
+#pragma once
+// One run of hostctl that records: the store opened for writing, the plugins loaded onto a
+// bus, and the run's id. publish() appends facts and returns them together with everything
+// the plugins derived from them. Not thread-safe: one thread drives a run.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fixhost/events/codec.hpp"
+#include "fixhost/host/bus.hpp"
+#include "fixhost/host/config.hpp"
+#include "fixhost/host/loader.hpp"
+#include "fixhost/store/event_log.hpp"
+
+namespace fixhost::host {
+
+struct RunOptions {
+  std::filesystem::path store_dir;
+  std::vector<std::filesystem::path> extra_plugin_dirs;  // --plugins, before fixhost.toml's
+  std::string mode;                                      // detect | autofix | ...
+  std::vector<std::string> argv;
+  std::string worktree;
+  std::vector<std::string> source_runs;
+  std::string run_id;  // "" = a new one
+};
+
+// "20261125-101502-3fa9": sortable by start time, unique enough per store.
+std::string new_run_id();
+
+class RunContext {
+ public:
+  // Opens the store for writing (Busy names the other writer), loads plugins (refusals are
+  // logged as warnings) and records RunStarted.
+  static Result<std::unique_ptr<RunContext>> start(const Config& config, const RunOptions& options);
+  ~RunContext();
+
+  const std::string& id() const { return id_; }
+  store::EventLog& log() { return *log_; }
+  const LoadReport& plugins() const { return plugins_; }
+  std::uint64_t started_seq() const { return started_seq_; }
+
+  // Appends `payload` as a host fact and dispatches it; returns it (seq set) followed by
+  // every event the plugins derived from it, in log order.
+  template <class P>
+  Result<std::vector<events::Event>> publish(const P& payload, std::uint64_t causation = 0) {
+    return publish_event(events::make_event(payload, id_, "host", causation));
+  }
+  Result<std::vector<events::Event>> publish_event(events::Event e);
+
+  // Records RunFinished. Called once; the destructor records "aborted" if it never was.
+  Status finish(const std::string& outcome, int exit_code, const std::string& summary);
+
+ private:
+  RunContext() = default;
+  std::string id_;
+  std::unique_ptr<store::EventLog> log_;
+  LoadReport plugins_;
+  std::unique_ptr<Bus> bus_;
+  std::vector<events::Event> collected_;
+  std::uint64_t started_seq_ = 0;
+  std::int64_t started_us_ = 0;
+  bool finished_ = false;
+};
+
+// An EventSink over the EventLog.
+class LogSink : public EventSink {
+ public:
+  explicit LogSink(store::EventLog& log) : log_(log) {}
+  Status append(std::span<events::Event> batch) override;
+
+ private:
+  store::EventLog& log_;
+};
+
+// Loads the plugins for a config: built-in dir, then extra dirs, then fixhost.toml's.
+LoadReport load_configured_plugins(const Config& config, const std::vector<std::filesystem::path>& extra_dirs);
+
+}  // namespace fixhost::host

@@ -1,0 +1,196 @@
+// hostctl events | runs | stats | repair: reading the log.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "fixhost/events/codec.hpp"
+#include "fixhost/events/json.hpp"
+#include "fixhost/host/runs.hpp"
+#include "fixhost/store/event_log.hpp"
+
+namespace fixhost::host::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+Result<std::unique_ptr<store::EventLog>> open_read(const Shared& shared, const std::string& repo = ".") {
+  fs::path dir = resolve_store(shared.global, repo_root(repo));
+  store::StoreOptions so;
+  so.writable = false;
+  so.create_if_missing = false;
+  return store::EventLog::open(dir, so);
+}
+
+std::string duration_text(std::int64_t us) {
+  if (us <= 0) return "";
+  std::int64_t s = us / 1000000;
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  else std::snprintf(buf, sizeof buf, "%.1fs", us / 1e6);
+  return buf;
+}
+
+void register_events(CLI::App& app, Shared& shared) {
+  struct Opts {
+    std::string run, type, repo = ".";
+    std::uint64_t since = 0;
+    bool follow = false, json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("events", "Print events from the log, oldest first (JSON Lines with --json)");
+  cmd->add_option("--run", o->run, "Only this run's events");
+  cmd->add_option("--type", o->type, "Only this event type (name such as FailureDetected, or its numeric id)");
+  cmd->add_option("--since", o->since, "Only events with seq >= SEQ");
+  cmd->add_flag("--follow,-f", o->follow, "Keep printing new events as they are appended (Ctrl-C to stop)");
+  cmd->add_flag("--json", o->json, "One JSON object per line, with the decoded payload");
+  cmd->add_option("--repo", o->repo, "Repository whose store to read (default: the current directory)");
+  cmd->callback([o, &shared] {
+    std::optional<events::EventType> type;
+    if (!o->type.empty()) {
+      type = events::parse_event_type(o->type);
+      if (!type) {
+        shared.exit_code = fail("--type '" + o->type +
+                                "' is not an event type; use a name such as FailureDetected or an id from 1 to " +
+                                std::to_string(events::k_max_event_type) + " (docs/EVENTS.md lists them)");
+        return;
+      }
+    }
+    auto log = open_read(shared, o->repo);
+    if (!log) {
+      shared.exit_code = fail(log.status().to_string());
+      return;
+    }
+    if (!o->run.empty()) {
+      auto r = find_run(**log, o->run);
+      if (!r) {
+        shared.exit_code = fail(r.status().to_string());
+        return;
+      }
+    }
+    auto print = [&](const events::Event& e) {
+      if (type && e.type != *type) return true;
+      if (!o->run.empty() && e.run_id != o->run) return true;
+      if (o->json) {
+        std::cout << events::to_json_line(e) << "\n";
+      } else {
+        auto p = events::payload_to_json(e);
+        std::string body = p ? events::dump_json(*p) : p.status().to_string();
+        std::cout << e.seq << "  " << events::format_time_utc(e.ts_us) << "  " << e.run_id << "  "
+                  << events::event_type_name(e.type) << "  " << e.source
+                  << (e.causation ? "  <-" + std::to_string(e.causation) : std::string()) << "  "
+                  << one_line(body, 160) << "\n";
+      }
+      return static_cast<bool>(std::cout);
+    };
+    Status st;
+    if (o->follow) {
+      std::signal(SIGINT, on_sigint);
+      std::signal(SIGTERM, on_sigint);
+      st = (*log)->follow(std::max<std::uint64_t>(o->since, 1), [&](const events::Event& e) {
+        bool ok = print(e);
+        std::cout.flush();
+        return ok;
+      }, [] { return !g_interrupted.load(); });
+    } else if (!o->run.empty()) {
+      st = (*log)->scan_run(o->run, print, o->since);
+    } else if (type) {
+      st = (*log)->scan_type(*type, print, o->since);
+    } else {
+      st = (*log)->scan(o->since, 0, print);
+    }
+    if (!st) shared.exit_code = fail(st.to_string());
+  });
+}
+
+void register_runs(CLI::App& app, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("runs", "List recorded runs: id, mode, start, end, outcome");
+  cmd->add_flag("--json", o->json, "A JSON array instead of the table");
+  cmd->add_option("--repo", o->repo, "Repository whose store to read (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto log = open_read(shared, o->repo);
+    if (!log) {
+      shared.exit_code = fail(log.status().to_string());
+      return;
+    }
+    auto runs = list_runs(**log);
+    if (!runs) {
+      shared.exit_code = fail(runs.status().to_string());
+      return;
+    }
+    if (o->json) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& r : *runs)
+        arr.push_back({{"run_id", r.id},
+                       {"mode", r.mode},
+                       {"repo", r.repo},
+                       {"start", events::format_time_utc(r.start_us)},
+                       {"end", r.end_us ? nlohmann::json(events::format_time_utc(r.end_us)) : nlohmann::json(nullptr)},
+                       {"outcome", r.outcome},
+                       {"exit_code", r.exit_code},
+                       {"summary", r.summary},
+                       {"source_runs", r.source_runs}});
+      std::cout << events::dump_json(arr, 2) << "\n";
+      return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : *runs)
+      rows.push_back({r.id, r.mode, events::format_time_utc(r.start_us), r.end_us ? events::format_time_utc(r.end_us) : "-",
+                      duration_text(r.end_us ? r.end_us - r.start_us : 0), r.outcome, one_line(r.summary, 60)});
+    if (rows.empty()) std::cout << "no runs recorded in " << (*log)->dir().string() << "\n";
+    else std::cout << render_table({"RUN", "MODE", "START", "END", "TOOK", "OUTCOME", "SUMMARY"}, rows, 70);
+  });
+}
+
+void register_repair(CLI::App& app, Shared& shared) {
+  auto repo = std::make_shared<std::string>(".");
+  auto* cmd = app.add_subcommand("repair",
+                                 "Rebuild a damaged store with RocksDB's repair (copy it aside first: "
+                                 "cp -a .fixhost .fixhost.bak)");
+  cmd->add_option("--repo", *repo, "Repository whose store to repair (default: the current directory)");
+  cmd->callback([repo, &shared] {
+    fs::path dir = resolve_store(shared.global, repo_root(*repo));
+    auto st = store::EventLog::repair(dir);
+    if (!st) {
+      shared.exit_code = fail(st.to_string());
+      return;
+    }
+    store::StoreOptions so;
+    so.writable = false;
+    so.create_if_missing = false;
+    auto log = store::EventLog::open(dir, so);
+    if (!log) {
+      shared.exit_code = fail("repair finished but the store still does not open: " + log.status().to_string());
+      return;
+    }
+    auto v = (*log)->verify_indexes();
+    std::cout << "repaired " << dir.string() << ": " << (*log)->last_seq() << " events, indexes "
+              << (v ? "consistent" : v.to_string()) << "\n";
+  });
+}
+
+}  // namespace
+
+void register_stats(CLI::App& app, Shared& shared);
+
+void register_log_commands(CLI::App& app, Shared& shared) {
+  register_events(app, shared);
+  register_runs(app, shared);
+  register_stats(app, shared);
+  register_repair(app, shared);
+}
+
+}  // namespace fixhost::host::cli

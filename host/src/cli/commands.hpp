@@ -1,0 +1,23 @@
+#pragma once
+// Each hostctl command registers itself on the CLI11 app; its callback sets the exit code.
+#include "fixhost/host/cli_util.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace fixhost::host::cli {
+
+struct Shared {
+  GlobalOptions global;
+  int exit_code = k_exit_ok;
+};
+
+void register_detect(CLI::App& app, Shared& shared);
+void register_log_commands(CLI::App& app, Shared& shared);  // events, runs, stats, repair
+void register_plugins(CLI::App& app, Shared& shared);
+
+// Prints "hostctl: <message>" on stderr and returns k_exit_cannot_run (or `code`).
+int fail(const std::string& message, int code = k_exit_cannot_run);
+
+}  // namespace fixhost::host::cli

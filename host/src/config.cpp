@@ -1,0 +1,267 @@
+#include "fixhost/host/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "fixhost/host/process.hpp"
+
+namespace fixhost::host {
+namespace fs = std::filesystem;
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  if (text.empty()) return make_error(Errc::invalid_argument, "empty duration; write e.g. \"90s\", \"5m\" or \"1h\"");
+  long long total = 0, cur = 0;
+  bool have_digit = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      cur = cur * 10 + (c - '0');
+      have_digit = true;
+      continue;
+    }
+    long long mult = c == 's' ? 1 : c == 'm' ? 60 : c == 'h' ? 3600 : c == 'd' ? 86400 : -1;
+    if (mult < 0 || !have_digit)
+      return make_error(Errc::invalid_argument,
+                        "duration '" + std::string(text) + "' is not understood; write e.g. \"90s\", \"5m\", \"1h30m\"");
+    total += cur * mult;
+    cur = 0;
+    have_digit = false;
+  }
+  total += cur;  // a bare number is seconds
+  return std::chrono::seconds(total);
+}
+
+bool python_has_pytest(const std::string& python) {
+  ProcessSpec spec;
+  spec.argv = {python, "-c", "import pytest"};
+  spec.timeout = std::chrono::seconds(20);
+  auto r = run_process(spec);
+  return r.is_ok() && r->exit_code == 0 && r->spawn_error.empty();
+}
+
+namespace {
+
+std::string where(const Config& c, std::string_view key) {
+  return "'" + c.file.string() + "': " + std::string(key);
+}
+
+Status read_string_list(const Config& c, const toml::node* n, std::string_view key, std::vector<std::string>& out) {
+  if (!n) return Status::ok();
+  const toml::array* a = n->as_array();
+  if (!a) return make_error(Errc::invalid_argument, where(c, key) + " must be an array of strings, e.g. [\"a\", \"b\"]");
+  out.clear();
+  for (const auto& el : *a) {
+    auto s = el.value<std::string>();
+    if (!s) return make_error(Errc::invalid_argument, where(c, key) + " must contain only strings");
+    out.push_back(*s);
+  }
+  return Status::ok();
+}
+
+Status read_duration(const Config& c, const toml::node* n, std::string_view key, std::chrono::seconds& out) {
+  if (!n) return Status::ok();
+  if (auto i = n->value<int64_t>()) {
+    out = std::chrono::seconds(*i);
+    return Status::ok();
+  }
+  if (auto s = n->value<std::string>()) {
+    auto d = parse_duration(*s);
+    if (!d) return make_error(Errc::invalid_argument, where(c, key) + ": " + d.status().message());
+    out = *d;
+    return Status::ok();
+  }
+  return make_error(Errc::invalid_argument, where(c, key) + " must be seconds or a duration string such as \"5m\"");
+}
+
+std::string pick_python(std::vector<std::string>& notes) {
+  if (const char* env = std::getenv("FIXHOST_PYTHON"); env && *env) return env;
+  for (const char* cand : {"python3", "/usr/bin/python3"}) {
+    if (python_has_pytest(cand)) {
+      if (std::string(cand) != "python3")
+        notes.push_back(std::string("python3 on PATH cannot import pytest; using ") + cand +
+                        " (set python = \"...\" in fixhost.toml or FIXHOST_PYTHON to choose)");
+      return cand;
+    }
+  }
+  notes.push_back("no Python interpreter with pytest found (tried python3, /usr/bin/python3); "
+                  "install it (apt install python3-pytest) or set python = \"...\" in fixhost.toml");
+  return "python3";
+}
+
+bool file_contains(const fs::path& p, std::string_view needle) {
+  std::ifstream in(p);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str().find(needle) != std::string::npos;
+}
+
+bool has_python_tests(const fs::path& dir) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    auto name = it->path().filename().string();
+    if (it->is_directory() && (name == "node_modules" || name.starts_with("."))) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))) return true;
+  }
+  return false;
+}
+
+void detect_suites(Config& c) {
+  const fs::path& r = c.repo;
+  std::string why;
+  if (fs::exists(r / "pytest.ini")) why = "pytest.ini";
+  else if (fs::exists(r / "pyproject.toml") && file_contains(r / "pyproject.toml", "[tool.pytest")) why = "pyproject.toml [tool.pytest]";
+  else if (fs::exists(r / "setup.cfg") && file_contains(r / "setup.cfg", "[tool:pytest]")) why = "setup.cfg [tool:pytest]";
+  else if (fs::exists(r / "conftest.py")) why = "conftest.py";
+  else if (fs::is_directory(r / "tests") && has_python_tests(r / "tests")) why = "tests/ with test_*.py";
+  if (!why.empty()) {
+    SuiteConfig s;
+    s.name = "pytest";
+    s.runner = "pytest";
+    s.command = {c.python, "-m", "pytest"};
+    c.suites.push_back(s);
+    c.notes.push_back("detected a pytest suite (" + why + "), run as '" + c.python + " -m pytest'");
+  }
+  if (fs::exists(r / "package.json") &&
+      (file_contains(r / "package.json", "\"jest\"") || fs::exists(r / "jest.config.js"))) {
+    SuiteConfig s;
+    s.name = "jest";
+    s.runner = "jest";
+    if (fs::exists(r / "node_modules/.bin/jest")) s.command = {"node_modules/.bin/jest"};
+    else s.command = {"npx", "--no-install", "jest"};
+    c.suites.push_back(s);
+    c.notes.push_back("detected a jest suite (package.json mentions jest), run as '" + s.command[0] + "'");
+  }
+  if (!c.suites.empty())
+    c.notes.push_back("no fixhost.toml: write [[suites]] entries there to choose the suites yourself (docs/CONFIG.md)");
+}
+
+Status read_suites(Config& c, const toml::table& t) {
+  const toml::node* n = t.get("suites");
+  if (!n) return Status::ok();
+  const toml::array* arr = n->as_array();
+  if (!arr) return make_error(Errc::invalid_argument, where(c, "suites") + " must be an array of tables: [[suites]]");
+  int idx = 0;
+  for (const auto& el : *arr) {
+    ++idx;
+    const toml::table* st = el.as_table();
+    std::string key = "suites[" + std::to_string(idx) + "]";
+    if (!st) return make_error(Errc::invalid_argument, where(c, key) + " must be a table");
+    SuiteConfig s;
+    s.name = st->get("name") ? st->get("name")->value_or<std::string>("") : "";
+    s.runner = st->get("runner") ? st->get("runner")->value_or<std::string>("") : "";
+    if (s.runner != "pytest" && s.runner != "jest")
+      return make_error(Errc::invalid_argument,
+                        where(c, key + ".runner") + " is '" + s.runner + "'; it must be \"pytest\" or \"jest\"");
+    if (s.name.empty()) s.name = s.runner;
+    if (auto st2 = read_string_list(c, st->get("command"), key + ".command", s.command); !st2) return st2;
+    if (s.command.empty()) {
+      if (s.runner == "pytest") s.command = {c.python, "-m", "pytest"};
+      else s.command = {"npx", "--no-install", "jest"};
+    }
+    if (auto cwd = st->get("cwd")) s.cwd = cwd->value_or<std::string>(".");
+    if (auto st2 = read_duration(c, st->get("timeout"), key + ".timeout", s.timeout); !st2) return st2;
+    for (const auto& other : c.suites)
+      if (other.name == s.name)
+        return make_error(Errc::invalid_argument, where(c, key + ".name") + ": two suites are named '" + s.name +
+                                                      "'; give each a unique name");
+    c.suites.push_back(std::move(s));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Config> load_config(const fs::path& repo_in) {
+  Config c;
+  std::error_code ec;
+  c.repo = fs::weakly_canonical(fs::absolute(repo_in), ec);
+  if (!fs::is_directory(c.repo))
+    return make_error(Errc::not_found, "repository '" + repo_in.string() + "' is not a directory; pass --repo DIR");
+  fs::path file = c.repo / "fixhost.toml";
+  toml::table t;
+  if (fs::exists(file)) {
+    c.file = file;
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c.text = ss.str();
+    try {
+      t = toml::parse(c.text, file.string());
+    } catch (const toml::parse_error& e) {
+      const auto& b = e.source().begin;
+      return make_error(Errc::invalid_argument, "'" + file.string() + "' line " + std::to_string(b.line) + ", column " +
+                                                    std::to_string(b.column) + ": " + std::string(e.description()) +
+                                                    "; fix the TOML syntax there");
+    }
+  }
+  if (auto p = t.get("python")) c.python = p->value_or<std::string>("");
+  if (c.python.empty()) c.python = pick_python(c.notes);
+
+  if (auto st = read_suites(c, t); !st) return st;
+  if (c.file.empty() || !t.get("suites")) detect_suites(c);
+
+  std::vector<std::string> dirs;
+  if (auto st = read_string_list(c, t.get("plugin_dirs"), "plugin_dirs", dirs); !st) return st;
+  for (auto& d : dirs) c.plugin_dirs.push_back(fs::path(d).is_absolute() ? fs::path(d) : c.repo / d);
+
+  if (auto pt = t.get("plugins")) {
+    const toml::table* tab = pt->as_table();
+    if (!tab) return make_error(Errc::invalid_argument, where(c, "plugins") + " must be a table of [plugins.<name>] tables");
+    for (const auto& [k, v] : *tab) {
+      const toml::table* one = v.as_table();
+      if (!one) return make_error(Errc::invalid_argument, where(c, "plugins." + std::string(k.str())) + " must be a table");
+      std::stringstream ss;
+      ss << *one;
+      c.plugin_config[std::string(k.str())] = ss.str();
+    }
+  }
+
+  if (auto a = t.get("agent")) c.agent = a->value_or<std::string>("");
+  if (auto a = t.get("max_attempts")) {
+    c.max_attempts = static_cast<int>(a->value_or<int64_t>(0));
+    if (c.max_attempts < 1 || c.max_attempts > 20)
+      return make_error(Errc::invalid_argument, where(c, "max_attempts") + " must be a whole number from 1 to 20");
+  }
+  if (auto a = t.get("flaky_reruns")) {
+    c.flaky_reruns = static_cast<int>(a->value_or<int64_t>(-1));
+    if (c.flaky_reruns < 0 || c.flaky_reruns > 20)
+      return make_error(Errc::invalid_argument, where(c, "flaky_reruns") + " must be a whole number from 0 to 20");
+  }
+  if (auto b = t.get("budget"); b && b->as_table()) {
+    if (auto st = read_duration(c, b->as_table()->get("run"), "budget.run", c.run_budget); !st) return st;
+    if (auto st = read_duration(c, b->as_table()->get("attempt"), "budget.attempt", c.attempt_budget); !st) return st;
+  }
+  if (auto st = read_string_list(c, t.get("lint"), "lint", c.lint); !st) return st;
+  if (auto st = read_string_list(c, t.get("typecheck"), "typecheck", c.typecheck); !st) return st;
+  if (auto st = read_string_list(c, t.get("protected"), "protected", c.protected_paths); !st) return st;
+  if (auto st = read_string_list(c, t.get("worktree_include"), "worktree_include", c.worktree_include); !st) return st;
+  if (auto st = read_string_list(c, t.get("test_edit_categories"), "test_edit_categories", c.test_edit_categories); !st)
+    return st;
+  if (auto m = t.get("minutes_per_manual_fix")) c.minutes_per_manual_fix = m->value_or<double>(30.0);
+
+  // The policy plugin judges attempts with the top-level `protected` and `test_edit_categories`
+  // unless its own [plugins.policy] table sets them.
+  toml::table policy;
+  if (auto pt = t.at_path("plugins.policy").as_table()) policy = *pt;
+  auto to_array = [](const std::vector<std::string>& v) {
+    toml::array a;
+    for (const auto& s : v) a.push_back(s);
+    return a;
+  };
+  if (!policy.contains("protected") && !c.protected_paths.empty()) policy.insert("protected", to_array(c.protected_paths));
+  if (!policy.contains("test_edit_categories")) policy.insert("test_edit_categories", to_array(c.test_edit_categories));
+  std::stringstream ps;
+  ps << policy;
+  c.plugin_config["policy"] = ps.str();
+  return c;
+}
+
+}  // namespace fixhost::host

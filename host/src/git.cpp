@@ -1,0 +1,163 @@
+#include "fixhost/host/git.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "fixhost/host/process.hpp"
+
+namespace fixhost::host::git {
+namespace fs = std::filesystem;
+
+namespace {
+std::string trim_newline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+std::string joined(const std::vector<std::string>& args) {
+  std::string out = "git";
+  for (const auto& a : args) out += " " + (a.find(' ') != std::string::npos ? "'" + a + "'" : a);
+  return out;
+}
+}  // namespace
+
+Result<std::string> run(const fs::path& dir, const std::vector<std::string>& args) {
+  ProcessSpec spec;
+  spec.argv = {"git", "-C", dir.string()};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.timeout = std::chrono::minutes(5);
+  spec.env["GIT_TERMINAL_PROMPT"] = "0";
+  spec.env["LC_ALL"] = "C";
+  auto r = run_process(spec);
+  if (!r) return r.status();
+  if (!r->spawn_error.empty())
+    return make_error(Errc::io_error, r->spawn_error + "; install git (apt install git)");
+  if (r->exit_code != 0)
+    return make_error(Errc::io_error, "'" + joined(args) + "' in '" + dir.string() + "' failed (exit " +
+                                          std::to_string(r->exit_code) + "): " + trim_newline(r->output.data));
+  return trim_newline(std::move(r->output.data));
+}
+
+bool is_repository(const fs::path& dir) {
+  auto r = run(dir, {"rev-parse", "--is-inside-work-tree"});
+  return r.is_ok() && *r == "true";
+}
+
+Result<std::string> head(const fs::path& dir) { return run(dir, {"rev-parse", "HEAD"}); }
+
+Result<std::string> current_branch(const fs::path& dir) {
+  auto r = run(dir, {"symbolic-ref", "--quiet", "--short", "HEAD"});
+  if (!r) return std::string();
+  return r;
+}
+
+Result<std::map<std::string, std::string>> refs(const fs::path& dir) {
+  auto r = run(dir, {"for-each-ref", "--format=%(refname) %(objectname)"});
+  if (!r) return r.status();
+  std::map<std::string, std::string> out;
+  std::istringstream in(*r);
+  std::string name, sha;
+  while (in >> name >> sha) out[name] = sha;
+  return out;
+}
+
+Result<std::string> snapshot_tree(const fs::path& worktree) {
+  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+  return run(worktree, {"write-tree"});
+}
+
+Status restore_tree(const fs::path& worktree, const std::string& tree) {
+  // Stage everything first so files created since the snapshot are in the index and removed by -u.
+  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+  auto r = run(worktree, {"read-tree", "--reset", "-u", tree});
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Result<std::string> diff_trees(const fs::path& dir, const std::string& a, const std::string& b, bool binary) {
+  std::vector<std::string> args = {"diff", "--no-color", "--no-ext-diff", "--find-renames"};
+  if (binary) args.push_back("--binary");
+  args.push_back(a);
+  args.push_back(b);
+  auto r = run(dir, args);
+  if (r && !r->empty()) r.value() += "\n";
+  return r;
+}
+
+Result<std::vector<std::string>> changed_files(const fs::path& dir, const std::string& a, const std::string& b) {
+  auto r = run(dir, {"diff", "--name-status", "--find-renames", "-z", a, b});
+  if (!r) return r.status();
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : *r) {
+    if (c == '\0') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < parts.size();) {
+    const std::string& st = parts[i];
+    if (st.empty()) {
+      ++i;
+      continue;
+    }
+    if ((st[0] == 'R' || st[0] == 'C') && i + 2 < parts.size()) {
+      out.push_back(std::string(1, st[0]) + " " + parts[i + 1] + " -> " + parts[i + 2]);
+      i += 3;
+    } else if (i + 1 < parts.size()) {
+      out.push_back(std::string(1, st[0]) + " " + parts[i + 1]);
+      i += 2;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+Result<std::string> diffstat(const fs::path& dir, const std::string& a, const std::string& b) {
+  auto r = run(dir, {"diff", "--shortstat", a, b});
+  if (!r) return r;
+  std::string s = *r;
+  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+  return s;
+}
+
+Status apply_patch(const fs::path& worktree, const std::string& patch, bool reverse) {
+  if (patch.empty()) return Status::ok();
+  fs::path tmp = fs::temp_directory_path() / ("fixhost-patch-" + std::to_string(::getpid()) + "-" +
+                                              std::to_string(std::hash<std::string>{}(patch)));
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << patch;
+  }
+  std::vector<std::string> args = {"apply", "--whitespace=nowarn"};
+  if (reverse) args.push_back("-R");
+  args.push_back(tmp.string());
+  auto r = run(worktree, args);
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Result<fs::path> common_dir(const fs::path& dir) {
+  auto r = run(dir, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+  if (!r) return r.status();
+  return fs::path(*r);
+}
+
+Result<std::string> commit_all(const fs::path& worktree, const std::string& message) {
+  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+  std::vector<std::string> args;
+  auto name = run(worktree, {"config", "user.name"});
+  auto email = run(worktree, {"config", "user.email"});
+  if (!name || name->empty()) args.insert(args.end(), {"-c", "user.name=fixhost"});
+  if (!email || email->empty()) args.insert(args.end(), {"-c", "user.email=fixhost@localhost"});
+  args.insert(args.end(), {"commit", "--no-verify", "-q", "-m", message});
+  if (auto c = run(worktree, args); !c) return c.status();
+  return head(worktree);
+}
+
+}  // namespace fixhost::host::git

@@ -1,0 +1,99 @@
+#include "fixhost/host/run_context.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "fixhost/events/json.hpp"
+
+namespace fixhost::host {
+
+std::string new_run_id() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::random_device rd;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "-%04x", static_cast<unsigned>(rd() & 0xffff));
+  return std::string(buf) + suffix;
+}
+
+Status LogSink::append(std::span<events::Event> batch) {
+  auto r = log_.append_batch(batch);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+LoadReport load_configured_plugins(const Config& config, const std::vector<std::filesystem::path>& extra_dirs) {
+  LoaderOptions lo;
+  lo.dirs.push_back(builtin_plugin_dir());
+  for (const auto& d : extra_dirs) lo.dirs.push_back(d);
+  for (const auto& d : config.plugin_dirs) lo.dirs.push_back(d);
+  lo.config = config.plugin_config;
+  return load_plugins(lo);
+}
+
+Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, const RunOptions& options) {
+  std::unique_ptr<RunContext> ctx(new RunContext());
+  store::StoreOptions so;
+  so.holder = "hostctl " + options.mode;
+  auto log = store::EventLog::open(options.store_dir, so);
+  if (!log) return log.status();
+  ctx->log_ = std::move(log.value());
+  ctx->plugins_ = load_configured_plugins(config, options.extra_plugin_dirs);
+  for (const auto& r : ctx->plugins_.refused) spdlog::warn("plugin refused: {}", r.reason);
+  ctx->bus_ = std::make_unique<Bus>();
+  ctx->bus_->add(ctx->plugins_.loaded);
+  ctx->bus_->observe([c = ctx.get()](const events::Event& e) { c->collected_.push_back(e); });
+  ctx->id_ = options.run_id.empty() ? new_run_id() : options.run_id;
+  ctx->started_us_ = events::now_us();
+
+  events::RunStarted rs;
+  rs.mode = options.mode;
+  rs.repo = config.repo.string();
+  rs.worktree = options.worktree;
+  rs.argv = options.argv;
+  rs.config = config.text;
+  rs.source_runs = options.source_runs;
+  rs.host_version = FIXHOST_VERSION;
+  auto r = ctx->publish(rs);
+  if (!r) return r.status();
+  ctx->started_seq_ = r->front().seq;
+  return ctx;
+}
+
+Result<std::vector<events::Event>> RunContext::publish_event(events::Event e) {
+  collected_.clear();
+  LogSink sink(*log_);
+  auto r = bus_->publish(std::span<events::Event>(&e, 1), sink);
+  if (!r) return r.status();
+  std::vector<events::Event> out;
+  out.swap(collected_);
+  return out;
+}
+
+Status RunContext::finish(const std::string& outcome, int exit_code, const std::string& summary) {
+  if (finished_) return Status::ok();
+  finished_ = true;
+  events::RunFinished f;
+  f.outcome = outcome;
+  f.exit_code = exit_code;
+  f.summary = summary;
+  f.duration_ms = (events::now_us() - started_us_) / 1000;
+  auto r = publish(f, started_seq_);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+RunContext::~RunContext() {
+  if (!finished_ && log_) {
+    auto st = finish("aborted", 2, "the run ended without finishing (an error stopped it)");
+    if (!st) spdlog::error("could not record the end of run {}: {}", id_, st.to_string());
+  }
+  // Plugins must go before the bus and log that reference nothing of theirs; order is explicit.
+  bus_.reset();
+  plugins_.loaded.clear();
+}
+
+}  // namespace fixhost::host

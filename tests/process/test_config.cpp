@@ -1,0 +1,131 @@
+// fixhost.toml parsing and suite detection, on real files in a temp directory.
+#include <unistd.h>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixhost/host/config.hpp"
+#include "fixhost/host/suite_runner.hpp"
+
+using namespace fixhost::host;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempRepo {
+  fs::path dir;
+  TempRepo() {
+    dir = fs::temp_directory_path() / ("fixhost-cfg-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+    fs::create_directories(dir);
+  }
+  ~TempRepo() { fs::remove_all(dir); }
+  void write(const std::string& rel, const std::string& text) {
+    fs::create_directories((dir / rel).parent_path());
+    std::ofstream(dir / rel) << text;
+  }
+};
+}  // namespace
+
+TEST_CASE("a full fixhost.toml is read") {
+  TempRepo r;
+  r.write("fixhost.toml", R"(
+python = "/usr/bin/python3"
+agent = "my-agent --fix"
+max_attempts = 2
+flaky_reruns = 0
+protected = ["billing/**"]
+lint = ["flake8", "src"]
+[budget]
+run = "1h30m"
+attempt = 90
+[[suites]]
+name = "py"
+runner = "pytest"
+command = ["/usr/bin/python3", "-m", "pytest", "tests"]
+timeout = "2m"
+[[suites]]
+runner = "jest"
+cwd = "web"
+[plugins.classifier]
+replace_defaults = true
+)");
+  auto c = load_config(r.dir);
+  REQUIRE_MESSAGE(c.is_ok(), c.status().to_string());
+  CHECK(c->agent == "my-agent --fix");
+  CHECK(c->max_attempts == 2);
+  CHECK(c->flaky_reruns == 0);
+  CHECK(c->run_budget.count() == 5400);
+  CHECK(c->attempt_budget.count() == 90);
+  REQUIRE(c->suites.size() == 2);
+  CHECK(c->suites[0].timeout.count() == 120);
+  CHECK(c->suites[1].name == "jest");
+  CHECK(c->suites[1].cwd == "web");
+  CHECK(c->protected_paths == std::vector<std::string>{"billing/**"});
+  REQUIRE(c->plugin_config.count("classifier") == 1);
+  CHECK(c->plugin_config["classifier"].find("replace_defaults = true") != std::string::npos);
+}
+
+TEST_CASE("errors name the file, the place and the fix") {
+  TempRepo r;
+  r.write("fixhost.toml", "[[suites]]\nrunner = \"mocha\"\n");
+  auto c = load_config(r.dir);
+  REQUIRE_FALSE(c.is_ok());
+  CHECK(c.status().message().find("fixhost.toml") != std::string::npos);
+  CHECK(c.status().message().find("runner") != std::string::npos);
+  CHECK(c.status().message().find("\"pytest\" or \"jest\"") != std::string::npos);
+
+  r.write("fixhost.toml", "max_attempts = = 3\n");
+  auto bad = load_config(r.dir);
+  REQUIRE_FALSE(bad.is_ok());
+  CHECK(bad.status().message().find("line 1") != std::string::npos);
+
+  r.write("fixhost.toml", "[budget]\nrun = \"soon\"\n");
+  auto d = load_config(r.dir);
+  REQUIRE_FALSE(d.is_ok());
+  CHECK(d.status().message().find("budget.run") != std::string::npos);
+}
+
+TEST_CASE("without fixhost.toml pytest and jest are detected and the choice explained") {
+  TempRepo r;
+  r.write("tests/test_x.py", "def test_x():\n    assert True\n");
+  r.write("package.json", R"({"devDependencies": {"jest": "^30"}})");
+  ::setenv("FIXHOST_PYTHON", "/usr/bin/python3", 1);
+  auto c = load_config(r.dir);
+  ::unsetenv("FIXHOST_PYTHON");
+  REQUIRE(c.is_ok());
+  REQUIRE(c->suites.size() == 2);
+  CHECK(c->suites[0].runner == "pytest");
+  CHECK(c->suites[0].command[0] == "/usr/bin/python3");
+  CHECK(c->suites[1].runner == "jest");
+  bool explained = false;
+  for (const auto& n : c->notes) explained |= n.find("fixhost.toml") != std::string::npos;
+  CHECK(explained);
+}
+
+TEST_CASE("single-test argv drops path arguments and adds the test id") {
+  TempRepo r;
+  r.write("tests/test_x.py", "");
+  SuiteConfig s;
+  s.runner = "pytest";
+  s.command = {"/usr/bin/python3", "-m", "pytest", "tests", "-x"};
+  SuiteRequest req;
+  req.root = r.dir;
+  req.test_id = "tests/test_x.py::test_a[it's a \"b\"]";
+  auto argv = suite_argv(s, req, "/tmp/r.xml");
+  CHECK(std::find(argv.begin(), argv.end(), "tests") == argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "-x") != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), req.test_id) != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "--junitxml=/tmp/r.xml") != argv.end());
+
+  auto [file, name] = split_jest_test_id("__tests__/a.test.js::outer \xE2\x80\xBA inner \xE2\x80\xBA adds (1+1)");
+  CHECK(file == "__tests__/a.test.js");
+  CHECK(name == "outer inner adds (1+1)");
+  SuiteConfig j;
+  j.runner = "jest";
+  j.command = {"node", "node_modules/.bin/jest"};
+  req.test_id = "__tests__/a.test.js::outer \xE2\x80\xBA adds (1+1)";
+  auto jargv = suite_argv(j, req, "/tmp/r.json");
+  auto t = std::find(jargv.begin(), jargv.end(), "-t");
+  REQUIRE(t != jargv.end());
+  CHECK(*(t + 1) == "^outer adds \\(1\\+1\\)$");
+}
