@@ -1,0 +1,4 @@
+function send(to, body) {
+  return { to, body, sent: true };
+}
+module.exports = { send };

@@ -1,0 +1,5 @@
+import os
+
+
+def currency():
+    return os.environ["SHOP_CURRENCY"]

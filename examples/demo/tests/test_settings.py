@@ -1,0 +1,5 @@
+from shop.settings import currency
+
+
+def test_default_currency():
+    assert currency() == "EUR"
