@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh), copies the bundled example shop into a fresh git repository and
-# runs fixhost on it: detect, then the recorded runs and stats.
+# runs fixhost on it: autofix with the scripted demo agent, then the recorded runs and stats.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
@@ -16,12 +16,15 @@ git -C "$demo" init -q -b main
 git -C "$demo" add -A
 git -C "$demo" -c user.name=demo -c user.email=demo@example.com commit -qm "demo shop with seeded bugs"
 
-echo "== hostctl detect (in $demo)"
+echo "== hostctl autofix (in $demo, agent: examples/agents/demo_agent.py)"
 set +e
-"$hostctl" detect --repo "$demo"
+"$hostctl" autofix --repo "$demo" --agent "/usr/bin/python3 $root/examples/agents/demo_agent.py" \
+  --report "$demo-report.md"
 code=$?
 set -e
-echo "(detect exited $code: 0 no failure, 1 failures found, 2 could not run)"
+echo "(autofix exited $code: 0 all fixed, 1 some unfixable, 2 could not run, 3 budget exceeded)"
+echo "The markdown report is in $demo-report.md; your checkout at $demo was not touched:"
+git -C "$demo" status --short
 echo
 echo "== hostctl runs"
 "$hostctl" runs --repo "$demo"

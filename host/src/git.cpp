@@ -61,14 +61,22 @@ Result<std::map<std::string, std::string>> refs(const fs::path& dir) {
   return out;
 }
 
-Result<std::string> snapshot_tree(const fs::path& worktree) {
-  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+namespace {
+std::vector<std::string> add_all_args(const std::vector<std::string>& excludes) {
+  std::vector<std::string> args = {"add", "-A", "--", "."};
+  for (const auto& e : excludes) args.push_back(":(exclude,literal)" + e);
+  return args;
+}
+}  // namespace
+
+Result<std::string> snapshot_tree(const fs::path& worktree, const std::vector<std::string>& excludes) {
+  if (auto a = run(worktree, add_all_args(excludes)); !a) return a.status();
   return run(worktree, {"write-tree"});
 }
 
-Status restore_tree(const fs::path& worktree, const std::string& tree) {
+Status restore_tree(const fs::path& worktree, const std::string& tree, const std::vector<std::string>& excludes) {
   // Stage everything first so files created since the snapshot are in the index and removed by -u.
-  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+  if (auto a = run(worktree, add_all_args(excludes)); !a) return a.status();
   auto r = run(worktree, {"read-tree", "--reset", "-u", tree});
   return r.is_ok() ? Status::ok() : r.status();
 }
@@ -148,13 +156,44 @@ Result<fs::path> common_dir(const fs::path& dir) {
   return fs::path(*r);
 }
 
-Result<std::string> commit_all(const fs::path& worktree, const std::string& message) {
-  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+std::vector<std::string> identity_args(const fs::path& dir) {
   std::vector<std::string> args;
-  auto name = run(worktree, {"config", "user.name"});
-  auto email = run(worktree, {"config", "user.email"});
+  auto name = run(dir, {"config", "user.name"});
+  auto email = run(dir, {"config", "user.email"});
   if (!name || name->empty()) args.insert(args.end(), {"-c", "user.name=fixhost"});
   if (!email || email->empty()) args.insert(args.end(), {"-c", "user.email=fixhost@localhost"});
+  return args;
+}
+
+Status worktree_add(const fs::path& repo, const fs::path& path, const std::string& branch, const std::string& commit) {
+  auto r = run(repo, {"worktree", "add", "--quiet", "-b", branch, path.string(), commit});
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Status worktree_remove(const fs::path& repo, const fs::path& path) {
+  std::error_code ec;
+  if (fs::exists(path / ".git", ec)) {
+    auto r = run(repo, {"worktree", "remove", "--force", "--force", path.string()});
+    if (!r) {
+      // A half-made worktree (hostctl killed while creating it): remove the files, then prune.
+      fs::remove_all(path, ec);
+      if (ec) return r.status();
+    }
+  } else if (fs::exists(path, ec)) {
+    fs::remove_all(path, ec);
+    if (ec) return make_error(Errc::io_error, "cannot remove '" + path.string() + "': " + ec.message());
+  }
+  auto p = run(repo, {"worktree", "prune"});
+  return p.is_ok() ? Status::ok() : p.status();
+}
+
+bool branch_exists(const fs::path& repo, const std::string& branch) {
+  return run(repo, {"show-ref", "--verify", "--quiet", "refs/heads/" + branch}).is_ok();
+}
+
+Result<std::string> commit_all(const fs::path& worktree, const std::string& message) {
+  if (auto a = run(worktree, {"add", "-A", "--", "."}); !a) return a.status();
+  std::vector<std::string> args = identity_args(worktree);
   args.insert(args.end(), {"commit", "--no-verify", "-q", "-m", message});
   if (auto c = run(worktree, args); !c) return c.status();
   return head(worktree);

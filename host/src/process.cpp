@@ -1,5 +1,7 @@
 #include "fixhost/host/process.hpp"
 
+#include <atomic>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -68,7 +70,12 @@ void report_spawn_error(int fd, const char (&tag)[7], int e) {
   (void)!::write(fd, buf, sizeof buf);
 }
 
+std::atomic<bool> g_interrupt{false};
+
 }  // namespace
+
+void request_interrupt() noexcept { g_interrupt.store(true, std::memory_order_relaxed); }
+bool interrupt_requested() noexcept { return g_interrupt.load(std::memory_order_relaxed); }
 
 Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<void(std::string_view)>& on_output) {
   if (spec.argv.empty()) return make_error(Errc::invalid_argument, "run_process: empty argv");
@@ -145,6 +152,12 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
 
   while (!(eof && exited)) {
     auto now = Clock::now();
+    if (!exited && !term_sent && interrupt_requested()) {
+      res.interrupted = true;
+      term_sent = true;
+      kill_tree(pid, SIGTERM);
+      kill_at = now + spec.grace;
+    }
     if (!exited && now >= deadline && !term_sent) {
       res.timed_out = true;
       term_sent = true;

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", shared.global.quiet, "Only errors on stderr; no progress");
 
   cli::register_detect(app, shared);
+  cli::register_autofix_commands(app, shared);
   cli::register_plugins(app, shared);
   cli::register_log_commands(app, shared);
 

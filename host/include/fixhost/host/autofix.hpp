@@ -20,6 +20,8 @@ struct AutofixOptions {
   std::vector<std::string> argv;
   // Overrides fixhost.toml's `agent`. Default: ""
   std::string agent;
+  // Where the markdown report is also written ("" = only in the store).
+  std::string report_path;
   std::function<void(const std::string&)> progress;
 };
 

@@ -21,10 +21,23 @@ Result<std::string> current_branch(const std::filesystem::path& dir);  // "" whe
 // Every ref and its target: refs/heads/*, refs/tags/*, refs/stash, ...
 Result<std::map<std::string, std::string>> refs(const std::filesystem::path& dir);
 
-// Stages everything in the worktree (honouring .gitignore) and returns the tree id.
-Result<std::string> snapshot_tree(const std::filesystem::path& worktree);
+// Stages everything in the worktree (honouring .gitignore) and returns the tree id. Paths in
+// `excludes` (repo-relative) are left out: the untracked files a run copied in.
+Result<std::string> snapshot_tree(const std::filesystem::path& worktree, const std::vector<std::string>& excludes = {});
 // Makes the worktree and its index exactly `tree` (files added since are removed).
-Status restore_tree(const std::filesystem::path& worktree, const std::string& tree);
+Status restore_tree(const std::filesystem::path& worktree, const std::string& tree,
+                    const std::vector<std::string>& excludes = {});
+
+// `git worktree add -b <branch> <path> <commit>`; touches only <repo>/.git, never the checkout.
+Status worktree_add(const std::filesystem::path& repo, const std::filesystem::path& path, const std::string& branch,
+                    const std::string& commit);
+// Removes the worktree (forced: it is fixhost's own) and prunes stale worktree records; a
+// path that is already gone is not an error.
+Status worktree_remove(const std::filesystem::path& repo, const std::filesystem::path& path);
+bool branch_exists(const std::filesystem::path& repo, const std::string& branch);
+
+// The identity arguments (-c user.name=fixhost ...) when the repository has none configured.
+std::vector<std::string> identity_args(const std::filesystem::path& dir);
 
 // Unified diff between two trees, with renames; `binary` adds --binary (for git apply).
 Result<std::string> diff_trees(const std::filesystem::path& dir, const std::string& a, const std::string& b,

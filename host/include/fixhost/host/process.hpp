@@ -39,7 +39,13 @@ struct ProcessResult {
   std::int64_t duration_ms = 0;
   events::Blob output;
   std::string spawn_error;  // set when it could not be started at all (exec failed)
+  bool interrupted = false; // stopped because request_interrupt() was called
 };
+
+// Interrupt (SIGINT/SIGTERM to hostctl): every running and later child is stopped as on a
+// timeout, and ProcessResult::interrupted is set. Async-signal-safe; for signal handlers.
+void request_interrupt() noexcept;
+bool interrupt_requested() noexcept;
 
 // Runs to completion. `on_output` (optional) sees every chunk as it arrives, before capping.
 // Errors: IOError when pipes or fork fail. An exec failure is not an error: it is reported in

@@ -1,0 +1,52 @@
+#pragma once
+// What an agent is told about one failure (FIXHOST_PROMPT_FILE, FIXHOST_FAILURE_FILE,
+// FIXHOST_HISTORY_FILE) and what a human reads at the end (the markdown report).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fixhost/host/autofix.hpp"
+#include "fixhost/host/detect.hpp"
+
+namespace fixhost::host::autofix {
+
+// One earlier attempt on the same failure.
+struct AttemptRecord {
+  std::uint32_t attempt = 0;
+  std::string diff;
+  std::string outcome;  // test_failed | policy_violation | no_change | gave_up | budget
+  std::string reason;
+};
+
+struct PromptInput {
+  const DetectedFailure* failure = nullptr;
+  std::filesystem::path worktree;
+  std::string suite_cwd;  // the suite's cwd, relative to the worktree
+  std::vector<AttemptRecord> history;
+  std::vector<std::string> protected_globs;       // the configured ones
+  bool may_edit_tests = false;
+  std::uint32_t attempt = 1;
+  std::uint32_t max_attempts = 3;
+};
+
+std::string prompt_markdown(const PromptInput& in);
+nlohmann::json failure_json(const DetectedFailure& d);
+nlohmann::json history_json(const std::vector<AttemptRecord>& history);
+
+// A manual next step for a failure that stays unfixed.
+std::string suggestion_for(const std::string& category, const std::string& reason_kind, const std::string& error_type);
+
+struct ReportInput {
+  const AutofixResult* result = nullptr;
+  std::string repo;
+  std::string base_commit;
+  std::vector<std::string> violations;   // "test: rule path: detail"
+  std::vector<std::string> regressions;  // "broken (check) by test"
+  std::string verify_note;               // why nothing was committed, when nothing was
+};
+
+std::string report_markdown(const ReportInput& in);
+
+}  // namespace fixhost::host::autofix

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Scripted agents for the autofix tests: `agent.py MODE`, run by fixhost as /bin/sh -c CMD in
+the run's worktree with the FIXHOST_* environment. Each MODE is one behaviour the host must
+handle: a correct fix, a fix that breaks another test, tampering of every kind, a hang."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+mode = sys.argv[1]
+failure = json.loads(pathlib.Path(os.environ["FIXHOST_FAILURE_FILE"]).read_text())
+attempt = int(os.environ["FIXHOST_ATTEMPT"])
+test_id = failure["test_id"]
+log = os.environ.get("AGENT_LOG")
+if log:
+    with open(log, "a") as f:
+        f.write(json.dumps({"mode": mode, "test_id": test_id, "attempt": attempt,
+                            "history": json.loads(pathlib.Path(os.environ["FIXHOST_HISTORY_FILE"]).read_text()),
+                            "prompt_has_test": "def test_" in pathlib.Path(os.environ["FIXHOST_PROMPT_FILE"]).read_text(),
+                            "cwd": os.getcwd(), "repo": os.environ["FIXHOST_REPO"]}) + "\n")
+
+
+def edit(path, old, new):
+    p = pathlib.Path(path)
+    text = p.read_text()
+    if old not in text:
+        sys.exit(f"agent: '{old}' not in {path}")
+    p.write_text(text.replace(old, new, 1))
+
+
+def summary(text):
+    pathlib.Path(os.environ["FIXHOST_SUMMARY_FILE"]).write_text(text + "\n")
+
+
+def correct():
+    if "test_add" in test_id:
+        edit("calc/util.py", "return a - b", "return a + b")
+        summary("util.add subtracted; made it add")
+    elif "test_label" in test_id:
+        edit("calc/fmt.py", '"n=" + x', '"n=" + str(x)')
+        summary("convert the number to str before concatenating")
+    else:
+        sys.exit(1)
+
+
+if mode == "correct":
+    correct()
+elif mode == "second_try":  # attempt 1 changes something harmless, attempt 2 fixes it
+    if attempt == 1:
+        edit("calc/util.py", "def add(a, b):", "def add(a, b):  # looked at")
+    else:
+        correct()
+elif mode == "breaks_other":  # fixes add, and breaks mul (tested by test_mul, passing at start)
+    if "test_add" in test_id:
+        edit("calc/util.py", "return a - b", "return a + b")
+        edit("calc/util.py", "return a * b", "return a * b + 1")
+    else:
+        correct()
+elif mode == "protected":
+    pathlib.Path("calc/auth").mkdir(exist_ok=True)
+    pathlib.Path("calc/auth/tokens.py").write_text("SECRET = 'x'\n")
+    correct()
+elif mode == "skip":
+    edit("tests/test_util.py", "def test_add", "import pytest\n\n\n@pytest.mark.skip\ndef test_add")
+elif mode == "delete":
+    os.remove("tests/test_util.py")
+elif mode == "weaken":
+    edit("tests/test_util.py", "assert add(2, 3) == 5", "assert True")
+elif mode == "commit":
+    correct()
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "agent commit"], check=True)
+elif mode == "hang":
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    subprocess.Popen(["sleep", "300"])
+    time.sleep(300)
+elif mode == "give_up":
+    sys.exit(3)
+elif mode == "wrong":
+    edit("calc/util.py", "return a - b", "return a - b  # still wrong")
+elif mode == "escape":  # a symlink leading out of the worktree
+    os.symlink("/etc/passwd", "calc/passwd_link")
+    correct()
+elif mode == "outside":  # writes into the user's checkout through an absolute path
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    pathlib.Path(common).parent.joinpath("calc", "util.py").write_text("def add(a, b):\n    return a + b\n")
+    correct()
+else:
+    sys.exit(f"agent: unknown mode {mode}")
