@@ -6,6 +6,7 @@
 #include <random>
 
 #include "fixhost/events/json.hpp"
+#include "fixhost/host/stats.hpp"
 
 namespace fixhost::host {
 
@@ -39,6 +40,7 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
   std::unique_ptr<RunContext> ctx(new RunContext());
   store::StoreOptions so;
   so.holder = "hostctl " + options.mode;
+  so.projections.push_back(stats_projection());
   auto log = store::EventLog::open(options.store_dir, so);
   if (!log) return log.status();
   ctx->log_ = std::move(log.value());
@@ -54,6 +56,8 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
   rs.mode = options.mode;
   rs.repo = config.repo.string();
   rs.worktree = options.worktree;
+  rs.branch = options.branch;
+  rs.head = options.head;
   rs.argv = options.argv;
   rs.config = config.text;
   rs.source_runs = options.source_runs;

@@ -46,7 +46,9 @@ Result<std::vector<RunInfo>> list_runs(const store::EventLog& log) {
   });
   if (!st) return st;
   if (!err) return err;
-  bool writer_alive = log.writable() || log.writer().has_value();
+  // Holding the writer lock ourselves (approve, discard) means no other hostctl is running a
+  // run, so every unfinished run is aborted; reading, a live writer may still be in one.
+  bool writer_alive = !log.writable() && log.writer().has_value();
   bool newest_open_seen = false;
   for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
     if (!it->outcome.empty()) continue;

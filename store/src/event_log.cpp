@@ -24,6 +24,7 @@
 
 #include "fixhost/events/codec.hpp"
 #include "keys.hpp"
+#include "projection_state.hpp"
 #include "rocks_options.hpp"
 
 namespace fs = std::filesystem;
@@ -33,6 +34,7 @@ namespace fixhost::store {
 using detail::k_cf_by_run;
 using detail::k_cf_by_type;
 using detail::k_cf_count;
+using detail::k_cf_default;
 using detail::k_cf_events;
 
 namespace {
@@ -295,8 +297,28 @@ struct EventLog::Impl {
 
   mutable std::mutex refresh_mu;
 
+  // A registered projection. `current`: its stored state is folded up to last_seq and each
+  // append keeps it so (writable logs). `mem`: a state caught up in memory for readers, valid
+  // while the stored checkpoint is still `mem_base`.
+  struct Registered {
+    std::shared_ptr<const Projection> projection;
+    std::string name;
+    std::atomic<bool> current{false};
+    Status error;  // why it fell behind (guarded by projection_mu)
+    std::unique_ptr<detail::Overlay> mem;
+    std::optional<ProjectionCheckpoint> mem_base;
+  };
+  std::vector<std::unique_ptr<Registered>> projections;
+  mutable std::mutex projection_mu;
+
   ~Impl() {
     if (db) {
+      if (options.writable && lock_fd >= 0) {
+        // Readers open as secondaries and replay the write-ahead log on every open: leave them
+        // none to replay.
+        rocksdb::FlushOptions fo;
+        (void)db->Flush(fo, cfs);
+      }
       for (auto* h : cfs)
         if (h) db->DestroyColumnFamilyHandle(h);
       cfs.clear();
@@ -333,6 +355,20 @@ struct EventLog::Impl {
 
   Status write_group(std::unique_lock<std::mutex>& lk, Pending& leader);
   Status rebuild_indexes();
+
+  Registered* find_projection(std::string_view name) const {
+    for (const auto& r : projections)
+      if (r->name == name) return r.get();
+    return nullptr;
+  }
+  Result<std::optional<ProjectionCheckpoint>> read_checkpoint(std::string_view name,
+                                                              const rocksdb::Snapshot* snap) const;
+  // Folds the events after ov.seq() up to `to` into `ov`; with `persist`, writes the state and
+  // its checkpoint every few megabytes of changes. `apply_failed` tells the projection's own
+  // errors from the store's.
+  Status fold(const Registered& r, detail::Overlay& ov, std::uint64_t to, bool persist, bool& apply_failed);
+  // Writable open and reset: brings the stored state of `r` up to last_seq.
+  Status catch_up_stored(Registered& r, bool reset);
   Status scan_index(int cf_index, const std::string& prefix, std::uint64_t from_seq, const EventVisitor& visit,
                     const char* what) const;
 };
@@ -373,6 +409,27 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
         }
         if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
       }
+    }
+    for (auto& r : projections) {
+      if (!r->current.load(std::memory_order_acquire)) continue;
+      detail::Overlay ov(db, cf(k_cf_default), detail::projection_prefix(r->name), nullptr, false, first - 1, dir);
+      Status ps;
+      for (Pending* p : group) {
+        ps = r->projection->apply(std::span<const events::Event>(p->batch.data(), p->batch.size()), ov);
+        if (!ps) break;
+      }
+      if (ps) ps = ov.write_to(wb);
+      if (!ps) {
+        // Appends go on; the projection stays at its checkpoint and readers see why.
+        std::lock_guard<std::mutex> g(projection_mu);
+        r->current.store(false, std::memory_order_release);
+        r->error = make_error(ps.code(), "projection '" + r->name + "' stopped at event " + std::to_string(first - 1) +
+                                             ": " + ps.message());
+        continue;
+      }
+      auto s = wb.Put(cf(k_cf_default), detail::checkpoint_key(r->name),
+                      detail::encode_checkpoint({r->projection->version(), seq - 1}));
+      if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
     }
     rocksdb::WriteOptions wo;
     wo.sync = options.sync;
@@ -517,6 +574,10 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
                                             ": " + errno_text(errno) + "; set TMPDIR to a writable directory");
     impl->secondary_dir = tmpl;
     dbo.max_open_files = -1;
+    // A reader opens every table file at once (as a secondary must): in this thread, without
+    // the compaction statistics only a writer uses.
+    dbo.max_file_opening_threads = 1;
+    dbo.skip_stats_update_on_db_open = true;
     try {
       rs = rocksdb::DB::OpenAsSecondary(dbo, dir.string(), impl->secondary_dir.string(), cf_descs, &impl->cfs,
                                         &impl->db);
@@ -535,6 +596,26 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
   if (!last) return last.status();
   impl->last_seq.store(*last);
   impl->next_seq = *last + 1;
+
+  for (const auto& p : options.projections) {
+    if (!p) return make_error(Errc::invalid_argument, "opening store " + q(dir) + ": a registered projection is null");
+    auto r = std::make_unique<Impl::Registered>();
+    r->projection = p;
+    r->name = p->name();
+    const bool valid_name = !r->name.empty() && std::all_of(r->name.begin(), r->name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!valid_name)
+      return make_error(Errc::invalid_argument, "opening store " + q(dir) + ": projection name '" + r->name +
+                                                    "' is not [a-z0-9_]+");
+    if (impl->find_projection(r->name))
+      return make_error(Errc::invalid_argument,
+                        "opening store " + q(dir) + ": projection '" + r->name + "' is registered twice");
+    impl->projections.push_back(std::move(r));
+  }
+  if (options.writable)
+    for (auto& r : impl->projections)
+      if (auto s = impl->catch_up_stored(*r, false); !s) return s;
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 
@@ -827,6 +908,210 @@ Status EventLog::Impl::rebuild_indexes() {
   }
   if (auto s = from_rocks(it->status(), dir, "reading the events to rebuild the indexes"); !s) return s;
   return flush(true);
+}
+
+// ---- projections --------------------------------------------------------------------------
+
+Result<std::optional<ProjectionCheckpoint>> EventLog::Impl::read_checkpoint(std::string_view name,
+                                                                           const rocksdb::Snapshot* snap) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  std::string value;
+  auto s = db->Get(ro, cf(k_cf_default), detail::checkpoint_key(name), &value);
+  if (s.IsNotFound()) return std::optional<ProjectionCheckpoint>();
+  if (!s.ok()) return from_rocks(s, dir, "reading the checkpoint of projection '" + std::string(name) + "'");
+  auto c = detail::decode_checkpoint(value);
+  if (!c) return damaged(dir, "the checkpoint of projection '" + std::string(name) + "' has " +
+                                  std::to_string(value.size()) + " bytes, not 12");
+  return std::optional<ProjectionCheckpoint>(*c);
+}
+
+Status EventLog::Impl::fold(const Registered& r, detail::Overlay& ov, std::uint64_t to, bool persist,
+                            bool& apply_failed) {
+  apply_failed = false;
+  constexpr std::size_t k_chunk_events = 4096;
+  constexpr std::size_t k_chunk_bytes = 8u << 20;
+  std::vector<events::Event> chunk;
+  std::size_t chunk_bytes = 0;
+  Status err;
+  auto flush_chunk = [&]() -> Status {
+    if (chunk.empty()) return Status::ok();
+    if (auto s = r.projection->apply(std::span<const events::Event>(chunk.data(), chunk.size()), ov); !s) {
+      apply_failed = true;
+      return make_error(s.code(), "projection '" + r.name + "' stopped at event " + std::to_string(ov.seq()) + ": " +
+                                      s.message());
+    }
+    ov.set_seq(chunk.back().seq);
+    chunk.clear();
+    chunk_bytes = 0;
+    if (!persist || (ov.pending_bytes() < k_chunk_bytes && ov.seq() != to)) return Status::ok();
+    rocksdb::WriteBatch wb;
+    if (auto s = ov.write_to(wb); !s) return s;
+    auto s = wb.Put(cf(k_cf_default), detail::checkpoint_key(r.name),
+                    detail::encode_checkpoint({r.projection->version(), ov.seq()}));
+    if (!s.ok()) return make_error(Errc::io_error, "store " + q(dir) + ": building the projection write failed: " + s.ToString());
+    rocksdb::WriteOptions wo;
+    wo.sync = options.sync && ov.seq() == to;
+    if (auto st = from_rocks(db->Write(wo, &wb), dir, "writing projection '" + r.name + "'"); !st) return st;
+    ov.committed();
+    return Status::ok();
+  };
+  const std::uint64_t from = ov.seq() + 1;
+  if (from > to) return Status::ok();
+  // Events are immutable once written, so the scan needs no snapshot.
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = k_scan_readahead;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(k_cf_events)));
+  const detail::SeqKey start(from);
+  for (it->Seek(rocksdb::Slice(start.bytes, 8)); it->Valid(); it->Next()) {
+    auto ev = decode_at(it->key(), it->value());
+    if (!ev) return ev.status();
+    if (ev->seq > to) break;
+    chunk_bytes += ev->payload.size();
+    chunk.push_back(std::move(*ev));
+    if (chunk.size() >= k_chunk_events || chunk_bytes >= k_chunk_bytes)
+      if (auto s = flush_chunk(); !s) return s;
+  }
+  if (auto s = from_rocks(it->status(), dir, "reading events to fold projection '" + r.name + "'"); !s) return s;
+  if (auto s = flush_chunk(); !s) return s;
+  if (ov.seq() != to)
+    return damaged(dir, "projection '" + r.name + "' was folded up to event " + std::to_string(ov.seq()) +
+                            " but the log ends at " + std::to_string(to));
+  return Status::ok();
+}
+
+Status EventLog::Impl::catch_up_stored(Registered& r, bool reset) {
+  auto ckpt = read_checkpoint(r.name, nullptr);
+  if (!ckpt) return ckpt.status();
+  const bool usable = !reset && ckpt->has_value() && (*ckpt)->version == r.projection->version();
+  const std::uint64_t last = last_seq.load(std::memory_order_acquire);
+  if (usable && (*ckpt)->seq > last)
+    return damaged(dir, "projection '" + r.name + "' has folded event " + std::to_string((*ckpt)->seq) +
+                            " but the log ends at " + std::to_string(last));
+  detail::Overlay ov(db, cf(k_cf_default), detail::projection_prefix(r.name), nullptr, !usable,
+                     usable ? (*ckpt)->seq : 0, dir);
+  if (!usable || (*ckpt)->seq < last) {
+    bool apply_failed = false;
+    Status s = fold(r, ov, last, true, apply_failed);
+    if (apply_failed) {
+      // The projection's own error: the store stays usable, readers see why.
+      std::lock_guard<std::mutex> g(projection_mu);
+      r.error = s;
+      r.current.store(false, std::memory_order_release);
+      return Status::ok();
+    }
+    if (!s) return s;
+    if (!usable && last == 0) {
+      // Nothing to fold: still drop what another version stored and record the checkpoint.
+      rocksdb::WriteBatch wb;
+      if (auto st = ov.write_to(wb); !st) return st;
+      (void)wb.Put(cf(k_cf_default), detail::checkpoint_key(r.name), detail::encode_checkpoint({r.projection->version(), 0}));
+      rocksdb::WriteOptions wo;
+      wo.sync = options.sync;
+      if (auto st = from_rocks(db->Write(wo, &wb), dir, "writing projection '" + r.name + "'"); !st) return st;
+    }
+  }
+  std::lock_guard<std::mutex> g(projection_mu);
+  r.error = Status::ok();
+  r.mem.reset();
+  r.mem_base.reset();
+  r.current.store(true, std::memory_order_release);
+  return Status::ok();
+}
+
+Status EventLog::read_projection(std::string_view name,
+                                 const std::function<Status(const ProjectionView&)>& read) const {
+  Impl& m = *impl_;
+  Impl::Registered* r = m.find_projection(name);
+  if (!r)
+    return make_error(Errc::not_found, "store " + q(m.dir) + ": no projection '" + std::string(name) +
+                                           "' is registered with this log (StoreOptions::projections)");
+  // A consistent view: a snapshot on the writer; on a reader nothing changes the database but
+  // refresh(), which waits for refresh_mu.
+  std::unique_lock<std::mutex> frozen(m.refresh_mu, std::defer_lock);
+  const rocksdb::Snapshot* snap = nullptr;
+  if (m.options.writable) snap = m.db->GetSnapshot();
+  else frozen.lock();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snap;
+    ~Release() {
+      if (snap) db->ReleaseSnapshot(snap);
+    }
+  } release{m.db, snap};
+
+  auto ckpt = m.read_checkpoint(name, snap);
+  if (!ckpt) return ckpt.status();
+  std::uint64_t last = 0;
+  {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.cf(k_cf_events)));
+    it->SeekToLast();
+    if (it->Valid()) {
+      if (it->key().size() != 8) return damaged(m.dir, "the last events key is not 8 bytes");
+      last = detail::get_be64(it->key().data());
+    } else if (auto s = from_rocks(it->status(), m.dir, "finding the last event"); !s) {
+      return s;
+    }
+  }
+  const std::uint32_t version = r->projection->version();
+  const bool usable = ckpt->has_value() && (*ckpt)->version == version && (*ckpt)->seq <= last;
+  if (usable && (*ckpt)->seq == last) {
+    detail::Overlay stored(m.db, m.cf(k_cf_default), detail::projection_prefix(r->name), snap, false, last, m.dir);
+    return read(stored);
+  }
+
+  std::lock_guard<std::mutex> g(m.projection_mu);
+  if (!r->error.is_ok() && r->current.load() == false && m.options.writable) return r->error;
+  const std::optional<ProjectionCheckpoint> base = usable ? *ckpt : std::nullopt;
+  const bool same_base = r->mem && ((!r->mem_base && !base) || (r->mem_base && base && r->mem_base->seq == base->seq &&
+                                                                 r->mem_base->version == base->version));
+  if (!same_base || r->mem->seq() > last) {
+    // Readers hold no snapshot: the stored records they fold over stay as they are until the
+    // next refresh(), after which the checkpoint shows whether they moved.
+    r->mem = std::make_unique<detail::Overlay>(m.db, m.cf(k_cf_default), detail::projection_prefix(r->name), nullptr,
+                                               !usable, usable ? base->seq : 0, m.dir);
+    r->mem_base = base;
+  }
+  bool apply_failed = false;
+  if (auto s = m.fold(*r, *r->mem, last, false, apply_failed); !s) {
+    r->mem.reset();
+    r->mem_base.reset();
+    return s;
+  }
+  return read(*r->mem);
+}
+
+Result<std::optional<ProjectionCheckpoint>> EventLog::projection_checkpoint(std::string_view name) const {
+  std::lock_guard<std::mutex> frozen(impl_->refresh_mu);
+  return impl_->read_checkpoint(name, nullptr);
+}
+
+Status EventLog::reset_projection(std::string_view name) {
+  Impl& m = *impl_;
+  if (!m.options.writable)
+    return make_error(Errc::invalid_argument, "store " + q(m.dir) + " was opened read-only; open it writable to reset projection '" +
+                                                  std::string(name) + "'");
+  // No append may run meanwhile: hold the write lock with nobody queued.
+  std::unique_lock<std::mutex> lk(m.write_mu);
+  while (!m.queue.empty()) {
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lk.lock();
+  }
+  if (Impl::Registered* r = m.find_projection(name)) {
+    r->current.store(false, std::memory_order_release);
+    return m.catch_up_stored(*r, true);
+  }
+  rocksdb::WriteBatch wb;
+  const std::string prefix = detail::projection_prefix(name);
+  auto s = wb.DeleteRange(m.cf(k_cf_default), prefix, detail::prefix_end(prefix));
+  if (s.ok()) s = wb.Delete(m.cf(k_cf_default), detail::checkpoint_key(name));
+  if (!s.ok()) return make_error(Errc::io_error, "store " + q(m.dir) + ": building the projection reset failed: " + s.ToString());
+  rocksdb::WriteOptions wo;
+  wo.sync = m.options.sync;
+  return from_rocks(m.db->Write(wo, &wb), m.dir, "resetting projection '" + std::string(name) + "'");
 }
 
 }  // namespace fixhost::store

@@ -1,15 +1,15 @@
-// hostctl stats: what the log says about the automation. This first version scans the log;
-// the projections of docs/STATS.md replace the scan (issue: replay and stats).
+// hostctl stats: what the log says about the automation, answered from the stats projection
+// (docs/STATS.md); --rebuild recomputes the same figures from a full scan of the log.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <iostream>
-#include <map>
 
 #include "commands.hpp"
-#include "fixhost/events/codec.hpp"
+#include "fixhost/events/event.hpp"
 #include "fixhost/events/json.hpp"
-#include "fixhost/host/runs.hpp"
+#include "fixhost/host/stats.hpp"
 #include "fixhost/store/event_log.hpp"
 
 namespace fixhost::host::cli {
@@ -17,91 +17,68 @@ namespace fs = std::filesystem;
 
 void register_stats(CLI::App& app, Shared& shared) {
   struct Opts {
-    bool json = false;
-    std::string run, repo = ".";
+    bool json = false, rebuild = false;
+    std::string run, since, mode, repo = ".";
+    double minutes = -1;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("stats", "Figures from the log: runs, failures found, fixed, categories");
-  cmd->add_flag("--json", o->json, "A JSON object instead of the table");
+  auto* cmd = app.add_subcommand("stats", "Figures from the log: autofix, heal and build (definitions: docs/STATS.md)");
   cmd->add_option("--run", o->run, "Only this run");
-  cmd->add_option("--repo", o->repo, "Repository whose store to read (default: the current directory)");
-  cmd->callback([o, &shared] {
+  cmd->add_option("--since", o->since, "Only runs started since: a duration back from now (30d, 12h) or a date (2026-11-01)");
+  cmd->add_option("--mode", o->mode, "Only this mode's runs and figures: autofix | build | heal");
+  cmd->add_flag("--json", o->json, "One JSON object with every figure as {value, count} (null value: nothing to compute it from)");
+  cmd->add_flag("--rebuild", o->rebuild, "Recompute from a full scan of the log instead of the projection");
+  cmd->add_option("--minutes-per-manual-fix", o->minutes,
+                  "Minutes one manual fix takes, for the time-saved estimate (default: fixhost.toml's, else 30)");
+  cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to read (default: the current directory)");
+  cmd->callback([o, &shared, cmd] {
+    StatsQuery q;
+    q.run = o->run;
+    q.mode = o->mode;
+    if (auto s = check_stats_mode(q.mode); !s) {
+      shared.exit_code = fail(s.message());
+      return;
+    }
+    if (!o->since.empty()) {
+      auto since = parse_since(o->since, events::now_us());
+      if (!since) {
+        shared.exit_code = fail(since.status().message());
+        return;
+      }
+      q.since_us = *since;
+      q.since_text = o->since;
+    }
+    // The repository is looked up (a git call) only when something needs it.
+    const bool store_given = !shared.global.store.empty() || (std::getenv("FIXHOST_STORE") && *std::getenv("FIXHOST_STORE"));
+    const bool repo_given = cmd->count("--repo") > 0;
+    fs::path repo;
+    if (!store_given || repo_given) repo = repo_root(o->repo);
+    if (o->minutes >= 0) {
+      q.minutes_per_manual_fix = o->minutes;
+    } else if (!repo.empty()) {
+      auto m = read_minutes_per_manual_fix(repo);
+      if (!m) {
+        shared.exit_code = fail(m.status().message());
+        return;
+      }
+      q.minutes_per_manual_fix = *m;
+    }
     store::StoreOptions so;
     so.writable = false;
     so.create_if_missing = false;
-    auto log = store::EventLog::open(resolve_store(shared.global, repo_root(o->repo)), so);
+    so.projections.push_back(stats_projection());
+    auto log = store::EventLog::open(resolve_store(shared.global, repo), so);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());
       return;
     }
-    auto runs = list_runs(**log);
-    if (!runs) {
-      shared.exit_code = fail(runs.status().to_string());
+    auto report = o->rebuild ? stats_from_scan(**log, q) : stats_from_projection(**log, q);
+    if (!report) {
+      shared.exit_code = fail(report.status().to_string());
       return;
     }
-    std::map<std::string, std::uint64_t> runs_by_mode, by_category, resolved;
-    std::uint64_t failures = 0, flaky = 0, attempts = 0, violations = 0, reverts = 0;
-    std::map<std::uint64_t, std::string> suite_purpose;  // SuiteFinished seq -> purpose
-    auto in_scope = [&](const events::Event& e) { return o->run.empty() || e.run_id == o->run; };
-    for (const auto& r : *runs)
-      if (o->run.empty() || r.id == o->run) ++runs_by_mode[r.mode];
-    auto st = (*log)->scan(1, 0, [&](const events::Event& e) {
-      if (!in_scope(e)) return true;
-      switch (e.type) {
-        case events::EventType::SuiteFinished:
-          if (auto p = events::decode<events::SuiteFinished>(e)) suite_purpose[e.seq] = p->purpose;
-          break;
-        case events::EventType::FailureDetected:
-          if (suite_purpose[e.causation] == "detect") ++failures;
-          break;
-        case events::EventType::FailureClassified:
-          if (auto p = events::decode<events::FailureClassified>(e)) ++by_category[p->category];
-          break;
-        case events::EventType::FlakeDetected: ++flaky; break;
-        case events::EventType::AttemptFinished: ++attempts; break;
-        case events::EventType::PolicyViolation: ++violations; break;
-        case events::EventType::Reverted: ++reverts; break;
-        case events::EventType::FailureResolved:
-          if (auto p = events::decode<events::FailureResolved>(e)) ++resolved[p->outcome];
-          break;
-        default: break;
-      }
-      return true;
-    });
-    if (!st) {
-      shared.exit_code = fail(st.to_string());
-      return;
-    }
-    std::uint64_t fixed = resolved["fixed"];
-    std::uint64_t handled = fixed + resolved["unfixable"];
-    nlohmann::json j = {{"runs", runs_by_mode},
-                        {"failures_detected", failures},
-                        {"flaky", flaky},
-                        {"classified_by_category", by_category},
-                        {"attempts", attempts},
-                        {"policy_violations", violations},
-                        {"reverts", reverts},
-                        {"fixed", fixed},
-                        {"unfixable", resolved["unfixable"]},
-                        {"fix_success_rate", handled ? nlohmann::json(double(fixed) / double(handled)) : nlohmann::json(nullptr)},
-                        {"fix_success_rate_count", handled}};
-    if (o->json) {
-      std::cout << events::dump_json(j, 2) << "\n";
-      return;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& [mode, n] : runs_by_mode) rows.push_back({"runs (" + mode + ")", std::to_string(n), ""});
-    rows.push_back({"failures detected", std::to_string(failures), ""});
-    rows.push_back({"flaky", std::to_string(flaky), std::to_string(failures) + " failures"});
-    for (auto& [cat, n] : by_category) rows.push_back({"  category " + cat, std::to_string(n), ""});
-    rows.push_back({"attempts", std::to_string(attempts), ""});
-    rows.push_back({"fixed", std::to_string(fixed), std::to_string(handled) + " handled"});
-    char rate[32] = "-";
-    if (handled) std::snprintf(rate, sizeof rate, "%.0f%%", 100.0 * double(fixed) / double(handled));
-    rows.push_back({"fix success rate", rate, std::to_string(handled) + " handled"});
-    rows.push_back({"policy violations", std::to_string(violations), ""});
-    rows.push_back({"reverts", std::to_string(reverts), ""});
-    std::cout << render_table({"METRIC", "VALUE", "BASED ON"}, rows);
+    if (o->json) std::cout << report->dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    else std::cout << stats_table(*report);
   });
 }
 

@@ -16,6 +16,7 @@ struct Shared {
 void register_detect(CLI::App& app, Shared& shared);
 void register_log_commands(CLI::App& app, Shared& shared);  // events, runs, stats, repair
 void register_plugins(CLI::App& app, Shared& shared);
+void register_replay(CLI::App& app, Shared& shared);
 void register_autofix_commands(CLI::App& app, Shared& shared);  // autofix, approve, discard
 
 // Prints "hostctl: <message>" on stderr and returns k_exit_cannot_run (or `code`).

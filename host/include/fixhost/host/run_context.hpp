@@ -21,6 +21,8 @@ struct RunOptions {
   std::string mode;                                      // detect | autofix | ...
   std::vector<std::string> argv;
   std::string worktree;
+  std::string branch;  // the user's branch the run starts from ("" detached or not git)
+  std::string head;    // the commit it starts from
   std::vector<std::string> source_runs;
   std::string run_id;  // "" = a new one
 };

@@ -15,6 +15,7 @@
 
 #include "fixhost/events/event.hpp"
 #include "fixhost/result.hpp"
+#include "fixhost/store/projection.hpp"
 
 namespace fixhost::store {
 
@@ -31,6 +32,10 @@ struct StoreOptions {
   // Who is writing, recorded in the lock file and named to anyone refused the lock.
   // Default: "hostctl"
   std::string holder = "hostctl";
+  // Projections kept with the events (projection.hpp): a writable log folds every appended batch
+  // into them in the same atomic write and catches them up from their checkpoints when opened.
+  // Default: none
+  std::vector<std::shared_ptr<const Projection>> projections;
 };
 
 // Who holds a store's writer lock.
@@ -90,6 +95,17 @@ class EventLog {
   // Checks that every index entry points at an event of the right run and type and that every
   // event is indexed; Corruption names the first mismatch.
   Status verify_indexes() const;
+
+  // Calls `read` with the state of the registered projection `name` as of last_seq(): its stored
+  // records, caught up in memory with the events appended since its checkpoint (a read-only log,
+  // a store appended to without the projection, or a projection left behind by an error).
+  // Errors: NotFound (no projection of that name is registered), the projection's own error.
+  Status read_projection(std::string_view name, const std::function<Status(const ProjectionView&)>& read) const;
+  // The checkpoint stored for projection `name`, registered or not; nullopt when none is stored.
+  Result<std::optional<ProjectionCheckpoint>> projection_checkpoint(std::string_view name) const;
+  // Writable logs: deletes what is stored of projection `name`, then, when it is registered,
+  // folds it again from the first event.
+  Status reset_projection(std::string_view name);
 
   // Rebuilds a damaged store in place with RocksDB's repair (for `hostctl repair`).
   static Status repair(const std::filesystem::path& dir);
