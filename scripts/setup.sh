@@ -9,7 +9,7 @@ cd "$root"
 pkgs=(cmake ninja-build g++ git pkg-config
       libboost-dev libboost-filesystem-dev libboost-system-dev librocksdb-dev libcereal-dev
       libspdlog-dev libfmt-dev doctest-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-      libpugixml-dev libsimdjson-dev
+      libpugixml-dev libsimdjson-dev libgit2-dev
       python3-pytest python3-junitparser python3-flake8 python3-mypy)
 missing=()
 for p in "${pkgs[@]}"; do
