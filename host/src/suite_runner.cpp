@@ -64,6 +64,24 @@ std::string read_file(const std::string& path, std::uint64_t& total, std::uint64
   return std::move(blob.data);
 }
 
+// jest's -t pattern for a test id "<file>::<a › b › title>". jest matches it against the
+// describe blocks and the title joined by spaces, and a title may itself hold " › " (test.each
+// names do), so each " › " of the id matches either.
+std::string jest_name_pattern(std::string_view id) {
+  static const std::string k_arrow = " \xE2\x80\xBA ";  // " › "
+  auto sep = id.find("::");
+  std::string_view rest = sep == std::string_view::npos ? std::string_view() : id.substr(sep + 2);
+  std::string out = "^";
+  for (std::size_t pos = 0;;) {
+    auto next = rest.find(k_arrow, pos);
+    out += regex_escape(rest.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    if (next == std::string_view::npos) break;
+    out += "(?: |" + k_arrow + ")";
+    pos = next + k_arrow.size();
+  }
+  return out + "$";
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> split_jest_test_id(std::string_view id) {
@@ -102,7 +120,7 @@ std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest
       argv.push_back(regex_escape(file));
       if (!name.empty()) {
         argv.push_back("-t");
-        argv.push_back("^" + regex_escape(name) + "$");
+        argv.push_back(jest_name_pattern(req.test_id));
       }
     }
     argv.push_back("--json");

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -15,6 +16,10 @@ namespace {
 using events::FailureDetected;
 
 constexpr std::size_t k_max_message = 2000;
+constexpr std::size_t k_keep_capacity = std::size_t(128) << 20;  // bytes of JSON
+
+std::mutex g_parser_mutex;
+simdjson::dom::parser g_parser;  // guarded by g_parser_mutex
 constexpr std::string_view k_sep = " \xE2\x80\xBA ";  // " › " between describe blocks and the title
 constexpr std::string_view k_suite_failed = "Test suite failed to run";
 
@@ -483,7 +488,18 @@ ParseOutcome parse_jest_text(std::string_view raw_output) {
 
 ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output) {
   if (trim(json).empty()) return text_fallback(raw_output, "the jest JSON report is empty");
-  simdjson::dom::parser parser;
+  // One parser whose buffers outlive the call (simdjson's advice: fresh ones cost a page fault
+  // per 4 KiB, which dominates on a large report); a concurrent call uses its own. Past
+  // k_keep_capacity the buffers are let go after use.
+  std::unique_lock lock(g_parser_mutex, std::try_to_lock);
+  simdjson::dom::parser own;
+  simdjson::dom::parser& parser = lock.owns_lock() ? g_parser : own;
+  struct Release {
+    simdjson::dom::parser& p;
+    ~Release() {
+      if (p.capacity() > k_keep_capacity) p = simdjson::dom::parser();
+    }
+  } release{parser};
   simdjson::dom::element doc;
   if (auto err = parser.parse(json.data(), json.size()).get(doc))
     return text_fallback(raw_output, std::string("the jest JSON report is not valid JSON (") + simdjson::error_message(err) +

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,6 +15,14 @@ namespace {
 using events::FailureDetected;
 
 constexpr std::size_t k_max_message = 2000;
+constexpr std::size_t k_keep_capacity = std::size_t(128) << 20;  // bytes of XML
+
+// CDATA and entities; not the whitespace conversion of attributes (pytest writes newlines in
+// `message` as &#10;) nor the \r\n folding (split_lines drops a trailing \r).
+constexpr unsigned k_xml_options = pugi::parse_cdata | pugi::parse_escapes;
+
+std::mutex g_buffer_mutex;
+std::string g_buffer;  // guarded by g_buffer_mutex
 constexpr std::string_view k_xpass_strict = "[XPASS(strict)]";
 
 // ---- text helpers -------------------------------------------------------------------------
@@ -696,6 +705,51 @@ std::string_view unwrap_error_message(std::string_view m) {
   return m;
 }
 
+// A set of (classname, name) views: open addressing on their hash (16-byte slots, so probing
+// stays in cache), grown at half full.
+class CaseSet {
+ public:
+  // True when the pair was not in the set yet.
+  bool insert(std::string_view classname, std::string_view name) {
+    if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+    std::uint64_t h = hash(classname, name) | 1;  // 0 marks a free slot
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.hash == 0) {
+        s = Slot{h, static_cast<std::uint32_t>(keys_.size())};
+        keys_.emplace_back(classname, name);
+        return true;
+      }
+      if (s.hash == h && keys_[s.key].first == classname && keys_[s.key].second == name) return false;
+    }
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t key = 0;
+  };
+  static std::uint64_t hash(std::string_view a, std::string_view b) {
+    std::uint64_t h = std::hash<std::string_view>()(a);
+    return h ^ (std::hash<std::string_view>()(b) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 4096 : old.size() * 2, Slot{});
+    std::size_t mask = slots_.size() - 1;
+    for (const Slot& s : old)
+      if (s.hash != 0)
+        for (std::size_t i = s.hash & mask;; i = (i + 1) & mask)
+          if (slots_[i].hash == 0) {
+            slots_[i] = s;
+            break;
+          }
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::pair<std::string_view, std::string_view>> keys_;
+};
+
 }  // namespace
 
 std::pair<std::string, std::string> junit_names_of(std::string_view node_id) {
@@ -834,8 +888,21 @@ ParseOutcome parse_pytest_text(std::string_view raw_output) {
 
 ParseOutcome parse_junit_xml(std::string_view xml, std::string_view output) {
   if (trim(xml).empty()) return text_fallback(output, "the junit XML report is empty");
+  // pugixml parses in place in a buffer that outlives the call (a fresh one costs a page fault
+  // per 4 KiB, which dominates on a large report); a concurrent call uses its own. Past
+  // k_keep_capacity the buffer is let go after use.
+  std::unique_lock lock(g_buffer_mutex, std::try_to_lock);
+  std::string own;
+  std::string& buffer = lock.owns_lock() ? g_buffer : own;
+  struct Release {
+    std::string& b;
+    ~Release() {
+      if (b.capacity() > k_keep_capacity) std::string().swap(b);
+    }
+  } release{buffer};
+  buffer.assign(xml);
   pugi::xml_document doc;
-  pugi::xml_parse_result r = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
+  pugi::xml_parse_result r = doc.load_buffer_inplace(buffer.data(), buffer.size(), k_xml_options, pugi::encoding_utf8);
   if (!r)
     return text_fallback(output, std::string("the junit XML report is not well-formed (") + r.description() +
                                      " at byte " + std::to_string(r.offset) + " of " + std::to_string(xml.size()) +
@@ -874,14 +941,16 @@ ParseOutcome parse_junit_xml(std::string_view xml, std::string_view output) {
   o.summary.parsed_from = "report";
   Counts c;
   std::uint32_t distinct = 0;
-  std::unordered_set<std::string> seen_cases;
+  // (classname, name) of the cases seen, in an open-addressing table (a node per case in an
+  // unordered_set was a third of the parse); the views point into `buffer`.
+  CaseSet seen_cases;
   std::string scratch;
 
   auto visit_case = [&](pugi::xml_node tc) {
     std::string_view classname = tc.attribute("classname").value();
     std::string_view name = tc.attribute("name").value();
     std::string_view file_attr = tc.attribute("file").value();
-    bool first_time = seen_cases.insert(key_of(classname, name)).second;
+    bool first_time = seen_cases.insert(classname, name);
     distinct += first_time;
     bool failed = false, skipped = false, blocking_error = false;
     std::optional<std::string> id;
