@@ -82,7 +82,10 @@ Status restore_tree(const fs::path& worktree, const std::string& tree, const std
 }
 
 Result<std::string> diff_trees(const fs::path& dir, const std::string& a, const std::string& b, bool binary) {
-  std::vector<std::string> args = {"diff", "--no-color", "--no-ext-diff", "--find-renames"};
+  // Prefixes pinned: a user's diff.noprefix or diff.mnemonicPrefix must not change what the
+  // policy plugin reads or what git apply takes back.
+  std::vector<std::string> args = {"diff", "--no-color", "--no-ext-diff", "--find-renames", "--src-prefix=a/",
+                                   "--dst-prefix=b/"};
   if (binary) args.push_back("--binary");
   args.push_back(a);
   args.push_back(b);

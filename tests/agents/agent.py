@@ -58,6 +58,10 @@ elif mode == "breaks_other":  # fixes add, and breaks mul (tested by test_mul, p
         edit("calc/util.py", "return a * b", "return a * b + 1")
     else:
         correct()
+elif mode == "unused_import":  # a correct fix that adds an unused import (a new lint finding)
+    if "test_add" in test_id:
+        edit("calc/util.py", "def add(a, b):", "import os\n\n\ndef add(a, b):")
+    correct()
 elif mode == "protected":
     pathlib.Path("calc/auth").mkdir(exist_ok=True)
     pathlib.Path("calc/auth/tokens.py").write_text("SECRET = 'x'\n")

@@ -435,6 +435,14 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
 
     std::vector<std::string> found;
     for (const auto& e : *derived)
+      if (e.type == events::EventType::PluginFailed)
+        if (auto pf = events::decode<events::PluginFailed>(e);
+            pf && pf->trigger_seq == af_seq && pf->plugin.rfind("policy@", 0) == 0) {
+          // No verdict is not a pass: an attempt the rails could not judge is not kept.
+          found.push_back("policy_unjudged: the policy plugin failed on this attempt: " + pf->error);
+          violations_.push_back("`" + f.test_id + "` attempt " + std::to_string(attempt) + ": " + found.back());
+        }
+    for (const auto& e : *derived)
       if (e.type == events::EventType::PolicyViolation && e.causation == af_seq)
         if (auto v = events::decode<events::PolicyViolation>(e)) {
           found.push_back(v->rule + (v->path.empty() ? "" : " " + v->path) + ": " + v->detail);
@@ -845,6 +853,8 @@ Result<AutofixResult> Autofix::run() {
   ro.mode = "autofix";
   ro.argv = opts_.argv;
   ro.run_id = new_run_id();
+  ro.branch = user_branch_;
+  ro.head = base_;
   wt_ = worktree_path(store_, ro.run_id);
   ro.worktree = wt_.string();
   auto run = RunContext::start(cfg_, ro);
