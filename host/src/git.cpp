@@ -28,8 +28,15 @@ Result<std::string> run(const fs::path& dir, const std::vector<std::string>& arg
   spec.timeout = std::chrono::minutes(5);
   spec.env["GIT_TERMINAL_PROMPT"] = "0";
   spec.env["LC_ALL"] = "C";
+  // Diffs and patches must come back whole (a cut patch would not apply): a generous cap, and
+  // an error rather than a silently cut value beyond it.
+  spec.head_cap = spec.tail_cap = 256u << 20;
   auto r = run_process(spec);
   if (!r) return r.status();
+  if (r->output.cut_bytes > 0)
+    return make_error(Errc::unsupported, "'" + joined(args) + "' in '" + dir.string() + "' printed " +
+                                             std::to_string(r->output.total_bytes) +
+                                             " bytes, more than fixhost handles (512 MiB)");
   if (!r->spawn_error.empty())
     return make_error(Errc::io_error, r->spawn_error + "; install git (apt install git)");
   if (r->exit_code != 0)

@@ -134,3 +134,18 @@ TEST_CASE("rails: an agent writing into the user's checkout is caught, alerted o
   CHECK(has(rules(p), "git_tampering"));
   CHECK(p.agent_calls().size() == 1);
 }
+
+TEST_CASE("rails: a fix after which fewer tests are collected is reverted (tests_collected_dropped)") {
+  Project p;
+  auto r = p.autofix("narrow_collection");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK(has(rules(p), "tests_collected_dropped"));
+  auto reg = p.events("RegressionDetected");
+  REQUIRE(reg.size() == 1);
+  CHECK(reg[0]["caused_by"] == "tests/test_util.py::test_add");
+  CHECK(reg[0]["broken"].get<std::string>().find("from 3 to 2") != std::string::npos);
+  auto j = Project::json_of(r);
+  REQUIRE(j["commit"].is_string());  // the other fix is kept and committed
+  CHECK(p.git("show " + j["branch"].get<std::string>() + ":pytest.ini").find("python_files") == std::string::npos);
+}

@@ -21,6 +21,7 @@
 #include "fixhost/host/process.hpp"
 #include "fixhost/host/run_context.hpp"
 #include "fixhost/host/suite_runner.hpp"
+#include "fixhost/store/capture.hpp"
 #include "prompt.hpp"
 
 namespace fixhost::host {
@@ -36,6 +37,7 @@ std::string autofix_branch(const std::string& run_id) { return "fixhost/autofix-
 namespace {
 
 constexpr std::size_t k_agent_output_cap = 256 * 1024;  // head and tail of an agent's output
+constexpr std::size_t k_diff_cap = 4u << 20;             // head and tail of an attempt's diff in the log
 
 std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
 
@@ -422,8 +424,11 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     af.summary = first_line(read_file(dir / "summary.txt"));
     auto diff = git::diff_trees(wt_, before->tree, after->tree);
     if (!diff) return diff.status();
-    af.diff.data = *diff;
-    af.diff.total_bytes = diff->size();
+    {
+      store::CappedCapture cap(k_diff_cap, k_diff_cap);  // size policy: docs/STORE.md
+      cap.append(*diff);
+      af.diff = std::move(cap).finish();
+    }
     auto touched = git::changed_files(wt_, before->tree, after->tree);
     if (!touched) return touched.status();
     af.files_touched = *touched;

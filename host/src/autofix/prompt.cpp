@@ -174,7 +174,7 @@ std::string suggestion_for(const std::string& category, const std::string& reaso
   if (reason_kind == "regression")
     return "Its fix broke another test: fix both together by hand, starting from the rejected diff.";
   if (reason_kind == "budget")
-    return "The time budget ran out before this one was tried: re-run autofix, or raise `run_budget`.";
+    return "The time budget ran out before this one was tried: re-run autofix, or raise `[budget] run` in fixhost.toml.";
   if (category == "missing_dependency")
     return "Install the missing package in the test environment and declare it in the project's dependencies.";
   if (category == "env_mismatch")

@@ -54,9 +54,10 @@ void register_autofix(CLI::App& app, Shared& shared) {
       "130: interrupted.");
   cmd->add_option("--repo", o->repo, "Repository to fix (default: the current directory)");
   cmd->add_option("--agent", o->agent, "Agent command, run as /bin/sh -c CMD in the worktree (overrides `agent`)");
-  cmd->add_option("--max-attempts", o->max_attempts, "Attempts per failure (overrides `max_attempts`, default 3)");
-  cmd->add_option("--budget", o->budget, "Wall time for the whole run, e.g. 20m (overrides `run_budget`)");
-  cmd->add_option("--attempt-budget", o->attempt_budget, "Wall time per agent attempt, e.g. 5m (overrides `attempt_budget`)");
+  cmd->add_option("--max-attempts", o->max_attempts, "Attempts per failure, 1-20 (overrides `max_attempts`, default 3)")
+      ->check(CLI::Range(1, 20));
+  cmd->add_option("--budget", o->budget, "Wall time for the whole run, e.g. 20m (overrides [budget] run, default 20m)");
+  cmd->add_option("--attempt-budget", o->attempt_budget, "Wall time per agent attempt, e.g. 5m (overrides [budget] attempt, default 5m)");
   cmd->add_option("--report", o->report, "Also write the markdown report to FILE");
   cmd->add_flag("--json", o->json, "Print the result as JSON (run id, commit, every failure's outcome)");
   cmd->callback([o, &shared] {

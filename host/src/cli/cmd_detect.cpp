@@ -90,7 +90,7 @@ void register_detect(CLI::App& app, Shared& shared) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& d : r.failures) {
           const auto& f = d.failure;
-          rows.push_back({std::to_string(d.order), f.test_id, d.category + (d.flaky ? "" : ""), f.error_type,
+          rows.push_back({std::to_string(d.order), f.test_id, d.category, f.error_type,
                           f.file + (f.line > 0 ? ":" + std::to_string(f.line) : ""), one_line(f.message, 60)});
         }
         std::cout << render_table({"#", "TEST", "CATEGORY", "ERROR", "FILE:LINE", "MESSAGE"}, rows, 70);

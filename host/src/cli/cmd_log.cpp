@@ -60,7 +60,7 @@ void register_events(CLI::App& app, Shared& shared) {
       if (!type) {
         shared.exit_code = fail("--type '" + o->type +
                                 "' is not an event type; use a name such as FailureDetected or an id from 1 to " +
-                                std::to_string(events::k_max_event_type) + " (docs/EVENTS.md lists them)");
+                                std::to_string(events::k_max_event_type) + " (see events/include/fixhost/events/event_type.hpp)");
         return;
       }
     }
