@@ -47,7 +47,12 @@ void make_dirty(Project& p) {
 }  // namespace
 
 TEST_CASE("autofix fixes both failures in import order, commits on its branch and leaves a dirty checkout byte-identical") {
-  Project p;
+  // An untracked, ignored file a test needs reaches the worktree through worktree_include.
+  Project p("worktree_include = [\".env\"]\n");
+  put(p.dir / ".gitignore", "__pycache__/\n.env\n");
+  put(p.dir / "tests/test_env.py", "import pathlib\n\n\ndef test_env_file():\n    assert pathlib.Path('.env').read_text() == 'TOKEN=1\\n'\n");
+  REQUIRE(sh("git add -A && git -c user.name=t -c user.email=t@e commit -qm env", p.dir).code == 0);
+  put(p.dir / ".env", "TOKEN=1\n");
   make_dirty(p);
   const auto before = checkout_fingerprint(p);
   const auto main_before = p.git("rev-parse main");
@@ -80,12 +85,14 @@ TEST_CASE("autofix fixes both failures in import order, commits on its branch an
   // One commit on the run branch with both fixes and a per-fix summary; the user's uncommitted
   // edits are not in it.
   CHECK(p.git("rev-parse " + branch + "^") == main_before);
+  CHECK(fs::exists(fs::path(j["worktree"].get<std::string>()) / ".env"));
   const auto msg = p.git("log -1 --format=%B " + branch);
   CHECK(msg.find("tests/test_util.py::test_add") != std::string::npos);
   CHECK(msg.find("category: logic_bug") != std::string::npos);
   CHECK(msg.find("files: calc/util.py") != std::string::npos);
   CHECK(p.git("show " + branch + ":calc/util.py").find("return a + b") != std::string::npos);
   CHECK(p.git("show " + branch + ":calc/fmt.py").find("my staged comment") == std::string::npos);
+  CHECK(p.git("ls-tree -r --name-only " + branch).find(".env\n") == std::string::npos);  // brought in, never committed
 
   // The story is in the log.
   CHECK(p.events("AttemptStarted").size() == 2);
