@@ -24,7 +24,8 @@ code=$?
 set -e
 echo "(autofix exited $code: 0 all fixed, 1 some unfixable, 2 could not run, 3 budget exceeded)"
 echo "The markdown report is in $demo-report.md; your checkout at $demo was not touched:"
-git -C "$demo" status --short
+status=$(git -C "$demo" status --short)
+echo "  git status: ${status:-clean}"
 echo
 echo "== hostctl runs"
 "$hostctl" runs --repo "$demo"

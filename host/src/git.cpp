@@ -31,6 +31,7 @@ Result<std::string> run(const fs::path& dir, const std::vector<std::string>& arg
   // Diffs and patches must come back whole (a cut patch would not apply): a generous cap, and
   // an error rather than a silently cut value beyond it.
   spec.head_cap = spec.tail_cap = 256u << 20;
+  spec.interruptible = false;  // a revert after Ctrl-C still needs git
   auto r = run_process(spec);
   if (!r) return r.status();
   if (r->output.cut_bytes > 0)

@@ -152,7 +152,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
 
   while (!(eof && exited)) {
     auto now = Clock::now();
-    if (!exited && !term_sent && interrupt_requested()) {
+    if (!exited && !term_sent && spec.interruptible && interrupt_requested()) {
       res.interrupted = true;
       term_sent = true;
       kill_tree(pid, SIGTERM);

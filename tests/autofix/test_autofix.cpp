@@ -253,3 +253,36 @@ TEST_CASE("SIGKILL of hostctl mid-attempt: the log stays readable, the run shows
   // And the store still takes a new run.
   CHECK(p.hostctl("detect --no-flaky-check").code == 1);
 }
+
+TEST_CASE("Ctrl-C stops the agent's group, reverts the attempt and ends the run with its report (exit 130)") {
+  Project p;
+  const std::string marker = "sigint-" + std::to_string(::getpid());
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::chdir(p.dir.c_str());
+    std::string a = agent("hang " + marker);
+    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
+    ::_exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 600 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    started = !p.events("AttemptStarted").empty();
+  }
+  REQUIRE(started);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(sh("pgrep -f 'agent[.]py hang " + marker + "'").code != 0);  // the agent's group is gone
+  auto reverted = p.events("Reverted");
+  REQUIRE(reverted.size() == 1);
+  CHECK(reverted[0]["reason"] == "interrupted");
+  CHECK(p.events("ReportWritten").size() == 1);
+  auto runs = nlohmann::json::parse(p.hostctl("runs --json").out);
+  CHECK(runs.back()["outcome"] == "aborted");
+  CHECK(runs.back()["exit_code"] == 130);
+}

@@ -246,7 +246,9 @@ Status Autofix::prepare_worktree() {
 
 Result<Snapshot> Autofix::snapshot() {
   Snapshot s;
-  s.meta = git_meta(*git::common_dir(repo_), wt_);
+  auto common = git::common_dir(repo_);
+  if (!common) return common.status();
+  s.meta = git_meta(*common, wt_);
   auto tree = git::snapshot_tree(wt_, excludes_);
   if (!tree) return tree.status();
   s.tree = *tree;
@@ -306,7 +308,9 @@ std::vector<std::string> Autofix::escapes(const std::vector<std::string>& touche
 
 Status Autofix::restore(const Snapshot& before) {
   // .git files first: without the worktree's .git link no git command works in it.
-  const auto now = git_meta(*git::common_dir(repo_), wt_);
+  auto common = git::common_dir(repo_);
+  if (!common) return common.status();
+  const auto now = git_meta(*common, wt_);
   for (const auto& [path, text] : before.meta)
     if (auto it = now.find(path); it == now.end() || it->second != text)
       if (auto st = write_file(path, text); !st) return st;
@@ -344,6 +348,13 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
   std::string reason_kind = "attempts";
   out.reason = "";
   for (std::uint32_t attempt = 1; attempt <= static_cast<std::uint32_t>(cfg_.max_attempts); ++attempt) {
+    if (interrupt_requested()) {
+      stop_ = true;
+      stop_reason_ = "interrupted";
+      out.reason = "the run was interrupted";
+      reason_kind = "budget";
+      break;
+    }
     if (over_budget()) {
       auto used = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.run_budget).count();
       if (auto st = budget_exceeded("run_time", used, used - remaining().count(), f.test_id, attempt); !st) return st;
@@ -893,6 +904,10 @@ Result<AutofixResult> Autofix::run() {
   if (!det) return det.status();
   if (!det->error.empty()) return fail(det->error);
   failures_ = std::move(det->failures);
+  if (interrupt_requested()) {
+    stop_ = true;
+    stop_reason_ = "interrupted";
+  }
   start_.tests = det->tests;
   for (const auto& f : failures_) start_.failing.insert(f.failure.test_id);
   if (!cfg_.lint.empty() || !cfg_.typecheck.empty()) {

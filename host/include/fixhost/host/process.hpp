@@ -30,6 +30,9 @@ struct ProcessSpec {
   // Bytes of output kept from the start and from the end (docs/STORE.md). Default: 16 MiB each
   std::size_t head_cap = 16u << 20;
   std::size_t tail_cap = 16u << 20;
+  // Stopped by request_interrupt() (agents, suites); false for the host's own bookkeeping
+  // (git). Default: true
+  bool interruptible = true;
 };
 
 struct ProcessResult {
@@ -42,8 +45,9 @@ struct ProcessResult {
   bool interrupted = false; // stopped because request_interrupt() was called
 };
 
-// Interrupt (SIGINT/SIGTERM to hostctl): every running and later child is stopped as on a
-// timeout, and ProcessResult::interrupted is set. Async-signal-safe; for signal handlers.
+// Interrupt (SIGINT/SIGTERM to hostctl): every running and later child whose spec is
+// `interruptible` is stopped as on a timeout, and ProcessResult::interrupted is set; the rest
+// (git, which the revert needs) run on. Async-signal-safe; for signal handlers.
 void request_interrupt() noexcept;
 bool interrupt_requested() noexcept;
 
