@@ -296,7 +296,7 @@ Result<std::vector<Rule>> effective_rules(Settings settings, std::vector<Rule> s
   for (const auto& id : settings.disable)
     if (std::none_of(shipped.begin(), shipped.end(), [&](const Rule& r) { return r.id == id; }))
       return invalid("fixhost.toml [plugins.classifier]: disable names '" + id +
-                     "', which is not a shipped rule; check the id against docs/CATEGORIES.md");
+                     "', which is not a shipped rule; check the id against docs/DETECT.md#categories");
   for (const auto& r : settings.rules) drop.insert(r.id);
   std::vector<Rule> out = std::move(settings.rules);
   if (!settings.replace_defaults)

@@ -1,6 +1,6 @@
 #pragma once
 // The classifier's rule engine: rules are data (TOML), compiled once, then matched against the
-// fields of a FailureDetected. Format and scoring are described in docs/CATEGORIES.md.
+// fields of a FailureDetected. Format and scoring are described in docs/DETECT.md#categories.
 #include <cstdint>
 #include <regex>
 #include <string>
