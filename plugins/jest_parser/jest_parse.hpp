@@ -2,7 +2,7 @@
 // Turns what jest left behind (its --json report and its terminal output, as the host runs it:
 // `--json --outputFile=<f> --testLocationInResults --ci`) into FailureDetected and SuiteParsed
 // payloads. Pure functions of their input: no I/O, no state, never throw on bad input.
-// The rules (ids, fields, phases, fallback) are in docs/PARSERS.md.
+// The rules (ids, fields, phases, fallback) are in docs/DETECT.md.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -2,7 +2,7 @@
 // Turns what pytest left behind (its junit XML report and its terminal output, as the host runs it:
 // `--junitxml=<f> -rfE --color=no -p no:cacheprovider`) into FailureDetected and SuiteParsed
 // payloads. Pure functions of their input: no I/O, no state, never throw on bad input.
-// The rules (ids, fields, phases, fallback) are in docs/PARSERS.md.
+// The rules (ids, fields, phases, fallback) are in docs/DETECT.md.
 #include <cstdint>
 #include <string>
 #include <string_view>

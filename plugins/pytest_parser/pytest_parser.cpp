@@ -1,5 +1,5 @@
 // pytest_parser: a pure plugin that turns each pytest SuiteFinished into one FailureDetected per
-// failure and then one SuiteParsed (see docs/PARSERS.md).
+// failure and then one SuiteParsed (see docs/DETECT.md).
 #include <exception>
 
 #include "fixhost/sdk/plugin.hpp"
