@@ -10,6 +10,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -289,7 +290,10 @@ struct EventLog::Impl {
   std::deque<Pending*> queue;
   std::uint64_t next_seq = 1;  // guarded by write_mu, advanced only by a successful write
   rocksdb::WriteBatch wb;      // used by the leader only
-  std::string key_buf, value_buf;
+  std::string key_buf, value_buf, index_buf;
+  // Index groups of the write being built: each run's and each type's seqs, ascending.
+  std::vector<std::pair<std::string_view, std::vector<std::uint64_t>>> run_groups;
+  std::array<std::vector<std::uint64_t>, events::k_max_event_type + 1> type_groups;
 
   // Wakes follow() in this process when events were appended.
   mutable std::mutex appended_mu;
@@ -391,6 +395,8 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
   Status status;
   try {
     wb.Clear();
+    run_groups.clear();
+    for (auto& g : type_groups) g.clear();
     for (Pending* p : group) {
       p->first_seq = seq;
       for (auto& e : p->batch) {
@@ -399,16 +405,31 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
         events::encode_envelope(e, value_buf);
         const detail::SeqKey key(e.seq);
         rocksdb::Status s = wb.Put(cf(k_cf_events), rocksdb::Slice(key.bytes, 8), value_buf);
-        if (s.ok()) {
-          detail::run_key(key_buf, e.run_id, e.seq);
-          s = wb.Put(cf(k_cf_by_run), key_buf, rocksdb::Slice());
-        }
-        if (s.ok()) {
-          const detail::TypeKey tkey(static_cast<std::uint16_t>(e.type), e.seq);
-          s = wb.Put(cf(k_cf_by_type), rocksdb::Slice(tkey.bytes, 10), rocksdb::Slice());
-        }
         if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
+        auto run = std::find_if(run_groups.rbegin(), run_groups.rend(),
+                                [&](const auto& g) { return g.first == e.run_id; });
+        if (run == run_groups.rend()) run_groups.emplace_back(e.run_id, std::vector<std::uint64_t>{e.seq});
+        else run->second.push_back(e.seq);
+        type_groups[static_cast<std::size_t>(e.type)].push_back(e.seq);
       }
+    }
+    // The indexes: one entry per run and per type of this write, not one per event (a write
+    // usually holds one run and a few types, so this costs a handful of puts, not 2 per event).
+    for (const auto& [run, seqs] : run_groups) {
+      detail::run_key(key_buf, run, seqs.front());
+      index_buf.clear();
+      detail::put_seq_deltas(index_buf, seqs.front(), seqs.data() + 1, seqs.size() - 1);
+      auto s = wb.Put(cf(k_cf_by_run), key_buf, index_buf);
+      if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
+    }
+    for (std::size_t t = 0; t < type_groups.size(); ++t) {
+      const auto& seqs = type_groups[t];
+      if (seqs.empty()) continue;
+      const detail::TypeKey tkey(static_cast<std::uint16_t>(t), seqs.front());
+      index_buf.clear();
+      detail::put_seq_deltas(index_buf, seqs.front(), seqs.data() + 1, seqs.size() - 1);
+      auto s = wb.Put(cf(k_cf_by_type), rocksdb::Slice(tkey.bytes, 10), index_buf);
+      if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
     }
     for (auto& r : projections) {
       if (!r->current.load(std::memory_order_acquire)) continue;
@@ -484,11 +505,25 @@ Status EventLog::Impl::scan_index(int cf_index, const std::string& prefix, std::
   rocksdb::ReadOptions ev_ro;
   ev_ro.readahead_size = k_scan_readahead;
   std::unique_ptr<rocksdb::Iterator> ev_it(db->NewIterator(ev_ro, cf(k_cf_events)));
-  for (idx->Seek(start); idx->Valid(); idx->Next()) {
+  // The group holding from_seq may start before it: begin at the last entry at or before it.
+  idx->SeekForPrev(start);
+  if (!idx->Valid() || !idx->key().starts_with(prefix)) {
+    if (auto s = from_rocks(idx->status(), dir, std::string("reading the ") + what + " index"); !s) return s;
+    idx->Seek(start);
+  }
+  std::vector<std::uint64_t> seqs;
+  for (; idx->Valid(); idx->Next()) {
     auto k = idx->key();
     if (k.size() < prefix.size() + 8 || !k.starts_with(prefix))
       return damaged(dir, std::string(what) + " key of " + std::to_string(k.size()) + " bytes is malformed");
-    const std::uint64_t seq = detail::get_be64(k.data() + k.size() - 8);
+    seqs.clear();
+    const bool well_formed = detail::for_each_seq(detail::get_be64(k.data() + k.size() - 8), idx->value().ToStringView(),
+                                                  [&](std::uint64_t s) {
+                                                    if (s >= from_seq) seqs.push_back(s);
+                                                    return true;
+                                                  });
+    if (!well_formed) return damaged(dir, std::string(what) + " entry value is malformed");
+    for (const std::uint64_t seq : seqs) {
     const detail::SeqKey want(seq);
     const rocksdb::Slice want_slice(want.bytes, 8);
     if (ev_it->Valid()) ev_it->Next();
@@ -500,6 +535,7 @@ Status EventLog::Impl::scan_index(int cf_index, const std::string& prefix, std::
     auto ev = decode_at(ev_it->key(), ev_it->value());
     if (!ev) return ev.status();
     if (!visit(*ev)) return Status::ok();
+    }
   }
   return from_rocks(idx->status(), dir, std::string("reading the ") + what + " index");
 }
@@ -788,15 +824,22 @@ Status EventLog::verify_indexes() const {
       if (k.size() < 9 || k[k.size() - 9] != '\0')
         return damaged(m.dir, "a by_run key of " + std::to_string(k.size()) + " bytes is malformed");
       std::string_view run(k.data(), k.size() - 9);
-      const std::uint64_t seq = detail::get_be64(k.data() + k.size() - 8);
-      Rec* r = find(seq);
-      if (!r)
-        return damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
-                                  ") points at no event");
-      if (runs[r->run] != run)
-        return damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
-                                  ") points at an event of run '" + runs[r->run] + "'");
-      r->seen |= 1;
+      Status bad;
+      const bool well_formed =
+          detail::for_each_seq(detail::get_be64(k.data() + k.size() - 8), it->value().ToStringView(), [&](std::uint64_t seq) {
+            Rec* r = find(seq);
+            if (!r)
+              bad = damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
+                                       ") points at no event");
+            else if (runs[r->run] != run)
+              bad = damaged(m.dir, "by_run entry (run '" + std::string(run) + "', seq " + std::to_string(seq) +
+                                       ") points at an event of run '" + runs[r->run] + "'");
+            else
+              r->seen |= 1;
+            return bad.is_ok();
+          });
+      if (!bad) return bad;
+      if (!well_formed) return damaged(m.dir, "a by_run entry of run '" + std::string(run) + "' has a malformed value");
     }
     if (auto s = from_rocks(it->status(), m.dir, "verifying the by_run index"); !s) return s;
   }
@@ -806,15 +849,23 @@ Status EventLog::verify_indexes() const {
       auto k = it->key();
       if (k.size() != 10) return damaged(m.dir, "a by_type key of " + std::to_string(k.size()) + " bytes is malformed");
       const std::uint16_t type = detail::get_be16(k.data());
-      const std::uint64_t seq = detail::get_be64(k.data() + 2);
       const std::string tname(events::event_type_name(static_cast<events::EventType>(type)));
-      Rec* r = find(seq);
-      if (!r)
-        return damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) + ") points at no event");
-      if (r->type != type)
-        return damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) + ") points at an event of type " +
-                                  std::string(events::event_type_name(static_cast<events::EventType>(r->type))));
-      r->seen |= 2;
+      Status bad;
+      const bool well_formed =
+          detail::for_each_seq(detail::get_be64(k.data() + 2), it->value().ToStringView(), [&](std::uint64_t seq) {
+            Rec* r = find(seq);
+            if (!r)
+              bad = damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) + ") points at no event");
+            else if (r->type != type)
+              bad = damaged(m.dir, "by_type entry (" + tname + ", seq " + std::to_string(seq) +
+                                       ") points at an event of type " +
+                                       std::string(events::event_type_name(static_cast<events::EventType>(r->type))));
+            else
+              r->seen |= 2;
+            return bad.is_ok();
+          });
+      if (!bad) return bad;
+      if (!well_formed) return damaged(m.dir, "a by_type entry of " + tname + " has a malformed value");
     }
     if (auto s = from_rocks(it->status(), m.dir, "verifying the by_type index"); !s) return s;
   }
