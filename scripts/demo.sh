@@ -23,7 +23,11 @@ set +e
 code=$?
 set -e
 echo "(autofix exited $code: 0 all fixed, 1 some unfixable, 2 could not run, 3 budget exceeded)"
-echo "The markdown report is in $demo-report.md; your checkout at $demo was not touched:"
+echo
+echo "== the report ($demo-report.md, also in the log as ReportWritten)"
+cat "$demo-report.md"
+echo
+echo "Your checkout at $demo was not touched:"
 status=$(git -C "$demo" status --short)
 echo "  git status: ${status:-clean}"
 echo
