@@ -10,8 +10,20 @@
 #include <optional>
 #include <unordered_set>
 
+#include "fixhost/runner_report/text.hpp"
+
 namespace fixhost::jest_parser {
 namespace {
+
+using runner_report::cap_utf8;
+using runner_report::is_digit;
+using runner_report::is_space;
+using runner_report::join_notes;
+using runner_report::path_matches;
+using runner_report::rtrim;
+using runner_report::split_lines;
+using runner_report::strip_ansi;
+using runner_report::trim;
 
 using events::FailureDetected;
 
@@ -25,82 +37,12 @@ constexpr std::string_view k_suite_failed = "Test suite failed to run";
 
 // ---- text helpers -------------------------------------------------------------------------
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string_view rtrim(std::string_view s) {
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Removes ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL", two-byte escapes).
-std::string strip_ansi(std::string_view s) {
-  if (s.find('\x1b') == std::string_view::npos) return std::string(s);
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\x1b') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 1 >= s.size()) break;
-    char k = s[i + 1];
-    if (k == '[') {
-      std::size_t j = i + 2;
-      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7e)) ++j;
-      i = j;
-    } else if (k == ']') {
-      std::size_t j = i + 2;
-      while (j < s.size() && s[j] != '\x07' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) ++j;
-      i = (j < s.size() && s[j] == '\x1b') ? j + 1 : j;
-    } else {
-      i += 1;
-    }
-  }
-  return out;
-}
-
-std::vector<std::string_view> split_lines(std::string_view s) {
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t nl = s.find('\n', start);
-    std::size_t end = nl == std::string_view::npos ? s.size() : nl;
-    std::string_view line = s.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
-  }
-  return lines;
-}
-
-std::string cap_utf8(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  s += "...";
-  return s;
-}
 
 std::optional<std::int64_t> to_int(std::string_view s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
-}
-
-bool path_matches(std::string_view path, std::string_view file) {
-  if (file.empty() || path.size() < file.size()) return false;
-  if (path == file) return true;
-  return path.ends_with(file) && path[path.size() - file.size() - 1] == '/';
 }
 
 std::string_view relative_to(std::string_view path, std::string_view root) {
@@ -113,14 +55,6 @@ std::string_view relative_to(std::string_view path, std::string_view root) {
 std::string_view normalize_rel(std::string_view p) {
   while (p.starts_with("./")) p.remove_prefix(2);
   return p;
-}
-
-std::string join_notes(std::string a, std::string_view b) {
-  if (b.empty()) return a;
-  if (a.empty()) return std::string(b);
-  a += "; ";
-  a.append(b);
-  return a;
 }
 
 // ---- message analysis ---------------------------------------------------------------------
@@ -543,11 +477,12 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
             title_path.append(a);
             title_path.append(k_sep);
           }
+        // An absent field leaves its default (error codes ignored on purpose).
         std::string_view title;
-        (void)ar["title"].get(title);
+        (void)!ar["title"].get(title);
         title_path.append(title);
         std::int64_t location_line = 0;
-        (void)ar["location"]["line"].get(location_line);
+        (void)!ar["location"]["line"].get(location_line);
         messages.clear();
         simdjson::dom::array fms;
         if (!ar["failureMessages"].get(fms))
@@ -572,8 +507,8 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
       }
     }
     std::string_view status, message;
-    (void)tr["status"].get(status);
-    (void)tr["message"].get(message);
+    (void)!tr["status"].get(status);  // absent: "" (error codes ignored on purpose)
+    (void)!tr["message"].get(message);
     if (status == "failed" && message.find(k_suite_failed) != std::string_view::npos) {
       std::string msg = strip_ansi(message);
       ++s.errors;

@@ -8,15 +8,13 @@
 #include <vector>
 
 #include "fixhost/events/payloads.hpp"
+#include "fixhost/runner_report/parser_plugin.hpp"
 
 namespace fixhost::jest_parser {
 
 // What a parse found. Each failure has runner = "jest" and every field but `suite`; `summary`
 // has the counts, parsed_from ("report" | "text") and note, not suite/runner/purpose/test_id.
-struct ParseOutcome {
-  std::vector<events::FailureDetected> failures;  // in the order the source lists them
-  events::SuiteParsed summary;
-};
+using ParseOutcome = runner_report::ParseOutcome;
 
 // Parses a `jest --json` report (jest's FormattedTestResults). Test files are named relative to
 // the directory jest ran in, which is read from the `PASS|FAIL <path>` headers of `output`; when

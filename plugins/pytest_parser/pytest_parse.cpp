@@ -9,8 +9,20 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fixhost/runner_report/text.hpp"
+
 namespace fixhost::pytest_parser {
 namespace {
+
+using runner_report::cap_utf8;
+using runner_report::is_digit;
+using runner_report::is_space;
+using runner_report::join_notes;
+using runner_report::path_matches;
+using runner_report::rtrim;
+using runner_report::split_lines;
+using runner_report::strip_ansi;
+using runner_report::trim;
 
 using events::FailureDetected;
 
@@ -27,78 +39,13 @@ constexpr std::string_view k_xpass_strict = "[XPASS(strict)]";
 
 // ---- text helpers -------------------------------------------------------------------------
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool is_ident_start(char c) { return c == '_' || (c >= 'a' && c <= 'z') || is_upper(c); }
 bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c); }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string_view rtrim(std::string_view s) {
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Removes ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL", two-byte escapes).
-std::string strip_ansi(std::string_view s) {
-  if (s.find('\x1b') == std::string_view::npos) return std::string(s);
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\x1b') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 1 >= s.size()) break;
-    char k = s[i + 1];
-    if (k == '[') {
-      std::size_t j = i + 2;
-      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7e)) ++j;
-      i = j;
-    } else if (k == ']') {
-      std::size_t j = i + 2;
-      while (j < s.size() && s[j] != '\x07' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) ++j;
-      i = (j < s.size() && s[j] == '\x1b') ? j + 1 : j;
-    } else {
-      i += 1;
-    }
-  }
-  return out;
-}
-
-std::vector<std::string_view> split_lines(std::string_view s) {
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t nl = s.find('\n', start);
-    std::size_t end = nl == std::string_view::npos ? s.size() : nl;
-    std::string_view line = s.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
-  }
-  return lines;
-}
-
 // The text from the start of `first` to the end of `last`; both must view the same buffer.
 std::string_view span(std::string_view first, std::string_view last) {
   return std::string_view(first.data(), static_cast<std::size_t>(last.data() + last.size() - first.data()));
-}
-
-// Cuts to at most `max` bytes without splitting a UTF-8 sequence.
-std::string cap_utf8(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  s += "...";
-  return s;
 }
 
 std::optional<std::uint64_t> to_uint(std::string_view s) {
@@ -106,12 +53,6 @@ std::optional<std::uint64_t> to_uint(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-bool path_matches(std::string_view path, std::string_view file) {
-  if (file.empty() || path.size() < file.size()) return false;
-  if (path == file) return true;
-  return path.ends_with(file) && path[path.size() - file.size() - 1] == '/';
 }
 
 // The file part of a node id: "tests/test_a.py::T::t[x]" -> "tests/test_a.py".
@@ -597,14 +538,6 @@ void fill_counts(events::SuiteParsed& s, const Counts& c, std::uint32_t tests) {
   s.skipped = c.skipped;
   s.xfailed = c.xfailed;
   s.xpassed = c.xpassed;
-}
-
-std::string join_notes(std::string a, std::string_view b) {
-  if (b.empty()) return a;
-  if (a.empty()) return std::string(b);
-  a += "; ";
-  a.append(b);
-  return a;
 }
 
 ParseOutcome text_fallback(std::string_view output, std::string why) {

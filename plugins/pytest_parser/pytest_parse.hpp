@@ -10,15 +10,13 @@
 #include <vector>
 
 #include "fixhost/events/payloads.hpp"
+#include "fixhost/runner_report/parser_plugin.hpp"
 
 namespace fixhost::pytest_parser {
 
 // What a parse found. Each failure has runner = "pytest" and every field but `suite`; `summary`
 // has the counts, parsed_from ("report" | "text") and note, not suite/runner/purpose/test_id.
-struct ParseOutcome {
-  std::vector<events::FailureDetected> failures;  // in the order the source lists them
-  events::SuiteParsed summary;
-};
+using ParseOutcome = runner_report::ParseOutcome;
 
 // Parses a junit XML report in the xunit2 (pytest's default) or xunit1 family. `output` is the same
 // run's terminal output: its short test summary gives exact node ids and its final line the
