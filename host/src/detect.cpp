@@ -5,6 +5,8 @@
 #include <map>
 
 #include "fixhost/events/codec.hpp"
+
+#include <nlohmann/json.hpp>
 #include "fixhost/host/source_scan.hpp"
 #include "fixhost/host/suite_runner.hpp"
 
@@ -46,6 +48,19 @@ const events::SuiteParsed* find_parsed(const std::vector<events::Event>& evs, ev
 }
 
 }  // namespace
+
+nlohmann::json failure_json(const DetectedFailure& d) {
+  const auto& f = d.failure;
+  nlohmann::json ev = nlohmann::json::array();
+  for (const auto& e : d.evidence) ev.push_back({{"rule", e.rule}, {"pattern", e.pattern}, {"matched", e.matched}});
+  return {{"order", d.order},       {"runner", f.runner},         {"suite", f.suite},
+          {"test_id", f.test_id},   {"file", f.file},             {"line", f.line},
+          {"test_name", f.test_name}, {"error_type", f.error_type}, {"message", f.message},
+          {"stack_trace", f.stack_trace}, {"phase", f.phase},     {"category", d.category},
+          {"confidence", d.confidence}, {"evidence", ev},         {"flaky", d.flaky},
+          {"depth", d.depth},       {"module", d.module},         {"order_reason", d.order_reason},
+          {"seq", d.seq}};
+}
 
 void assign_fix_order(std::vector<DetectedFailure>& failures) {
   std::stable_sort(failures.begin(), failures.end(), [](const DetectedFailure& a, const DetectedFailure& b) {

@@ -379,7 +379,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     pin.max_attempts = static_cast<std::uint32_t>(cfg_.max_attempts);
     const std::string prompt = autofix::prompt_markdown(pin);
     if (auto st = write_file(dir / "prompt.md", prompt); !st) return st;
-    if (auto st = write_file(dir / "failure.json", events::dump_json(autofix::failure_json(d), 2) + "\n"); !st) return st;
+    if (auto st = write_file(dir / "failure.json", events::dump_json(failure_json(d), 2) + "\n"); !st) return st;
     if (auto st = write_file(dir / "history.json", events::dump_json(autofix::history_json(history), 2) + "\n"); !st)
       return st;
     fs::remove(dir / "summary.txt", ec);

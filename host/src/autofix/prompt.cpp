@@ -81,17 +81,6 @@ std::string capped(const std::string& s, std::size_t n) {
 
 }  // namespace
 
-nlohmann::json failure_json(const DetectedFailure& d) {
-  const auto& f = d.failure;
-  nlohmann::json ev = nlohmann::json::array();
-  for (const auto& e : d.evidence) ev.push_back({{"rule", e.rule}, {"pattern", e.pattern}, {"matched", e.matched}});
-  return {{"runner", f.runner},         {"suite", f.suite},       {"test_id", f.test_id},
-          {"file", f.file},             {"line", f.line},         {"test_name", f.test_name},
-          {"error_type", f.error_type}, {"message", f.message},   {"stack_trace", f.stack_trace},
-          {"phase", f.phase},           {"category", d.category}, {"confidence", d.confidence},
-          {"evidence", ev},             {"order", d.order},       {"module", d.module}};
-}
-
 nlohmann::json history_json(const std::vector<AttemptRecord>& history) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& h : history)

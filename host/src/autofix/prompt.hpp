@@ -32,7 +32,6 @@ struct PromptInput {
 };
 
 std::string prompt_markdown(const PromptInput& in);
-nlohmann::json failure_json(const DetectedFailure& d);
 nlohmann::json history_json(const std::vector<AttemptRecord>& history);
 
 // A manual next step for a failure that stays unfixed.

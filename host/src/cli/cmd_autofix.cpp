@@ -61,9 +61,7 @@ void register_autofix(CLI::App& app, Shared& shared) {
   cmd->add_option("--report", o->report, "Also write the markdown report to FILE");
   cmd->add_flag("--json", o->json, "Print the result as JSON (run id, commit, every failure's outcome)");
   cmd->callback([o, &shared] {
-    auto progress = [&](const std::string& s) {
-      if (!shared.global.quiet) std::cerr << s << "\n";
-    };
+    auto progress = progress_printer(shared);
     fs::path root = repo_root(o->repo);
     auto config = load_config(root);
     if (!config) {
@@ -160,10 +158,20 @@ Result<RunRecord> load_run(const store::EventLog& log, const std::string& id) {
   return rec;
 }
 
-Result<std::unique_ptr<store::EventLog>> open_write(const Shared& shared, const std::string& repo) {
+struct OpenRun {
+  std::unique_ptr<store::EventLog> log;  // open for writing
+  RunRecord rec;
+};
+
+// The store (writable: approve and discard record or change things) and the run `id` in it.
+Result<OpenRun> open_run(const Shared& shared, const std::string& repo, const std::string& id) {
   store::StoreOptions so;
   so.create_if_missing = false;
-  return store::EventLog::open(resolve_store(shared.global, repo_root(repo)), so);
+  auto log = store::EventLog::open(resolve_store(shared.global, repo_root(repo)), so);
+  if (!log) return log.status();
+  auto rec = load_run(**log, id);
+  if (!rec) return rec.status();
+  return OpenRun{std::move(*log), std::move(*rec)};
 }
 
 // Merges the run's commit into `target`, in the user's checkout when it has that branch checked
@@ -229,16 +237,13 @@ void register_approve(CLI::App& app, Shared& shared) {
   cmd->add_option("--repo", o->repo, "Repository (default: the current directory)");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
   cmd->callback([o, &shared] {
-    auto log = open_write(shared, o->repo);
-    if (!log) {
-      shared.exit_code = fail(log.status().to_string());
+    auto opened = open_run(shared, o->repo, o->run);
+    if (!opened) {
+      shared.exit_code = fail(opened.status().to_string());
       return;
     }
-    auto rec = load_run(**log, o->run);
-    if (!rec) {
-      shared.exit_code = fail(rec.status().to_string());
-      return;
-    }
+    auto& log = opened->log;
+    auto* rec = &opened->rec;
     if (rec->approved) {
       shared.exit_code = fail("run " + o->run + " was already approved (merged as " +
                               rec->approved->merge_commit.substr(0, 12) + " into " + rec->approved->target_branch + ")");
@@ -262,7 +267,7 @@ void register_approve(CLI::App& app, Shared& shared) {
                               rec->committed->commit.substr(0, 12) + " (changed or deleted); refusing to merge it");
       return;
     }
-    auto merged = merge_into(repo, (*log)->dir(), o->run, target, rec->committed->commit);
+    auto merged = merge_into(repo, log->dir(), o->run, target, rec->committed->commit);
     if (!merged) {
       shared.exit_code = fail(merged.status().to_string(), merged.status().code() == Errc::refused ? k_exit_failures
                                                                                                   : k_exit_cannot_run);
@@ -288,7 +293,7 @@ void register_approve(CLI::App& app, Shared& shared) {
       else push_error = p.status().message();
     }
     auto ev = events::make_event(ag, o->run, "host");
-    if (auto st = (*log)->append(ev); !st) {
+    if (auto st = log->append(ev); !st) {
       shared.exit_code = fail("merged, but could not record the approval: " + st.status().to_string());
       return;
     }
@@ -321,22 +326,19 @@ void register_discard(CLI::App& app, Shared& shared) {
   cmd->add_option("--repo", o->repo, "Repository (default: the current directory)");
   cmd->add_flag("--json", o->json, "Print what was removed as JSON");
   cmd->callback([o, &shared] {
-    auto log = open_write(shared, o->repo);
-    if (!log) {
-      shared.exit_code = fail(log.status().to_string());
+    auto opened = open_run(shared, o->repo, o->run);
+    if (!opened) {
+      shared.exit_code = fail(opened.status().to_string());
       return;
     }
-    auto rec = load_run(**log, o->run);
-    if (!rec) {
-      shared.exit_code = fail(rec.status().to_string());
-      return;
-    }
+    auto& log = opened->log;
+    auto* rec = &opened->rec;
     if (rec->info.outcome == "running") {
       shared.exit_code = fail("run " + o->run + " is still running; stop it first (Ctrl-C, or kill its hostctl)");
       return;
     }
     const fs::path repo = rec->started.repo;
-    const fs::path wt = rec->started.worktree.empty() ? worktree_path((*log)->dir(), o->run) : fs::path(rec->started.worktree);
+    const fs::path wt = rec->started.worktree.empty() ? worktree_path(log->dir(), o->run) : fs::path(rec->started.worktree);
     const std::string branch = autofix_branch(o->run);
     std::vector<std::string> removed;
     std::error_code ec;
@@ -352,7 +354,7 @@ void register_discard(CLI::App& app, Shared& shared) {
       }
       removed.push_back("branch " + branch);
     }
-    const fs::path attempts = (*log)->dir() / "attempts" / o->run;
+    const fs::path attempts = log->dir() / "attempts" / o->run;
     if (fs::exists(attempts, ec)) {
       fs::remove_all(attempts, ec);
       removed.push_back("attempt files " + attempts.string());

@@ -12,19 +12,6 @@
 namespace fixhost::host::cli {
 namespace fs = std::filesystem;
 
-nlohmann::json failure_json(const DetectedFailure& d) {
-  const auto& f = d.failure;
-  nlohmann::json ev = nlohmann::json::array();
-  for (const auto& e : d.evidence) ev.push_back({{"rule", e.rule}, {"pattern", e.pattern}, {"matched", e.matched}});
-  return {{"order", d.order},       {"runner", f.runner},         {"suite", f.suite},
-          {"test_id", f.test_id},   {"file", f.file},             {"line", f.line},
-          {"test_name", f.test_name}, {"error_type", f.error_type}, {"message", f.message},
-          {"stack_trace", f.stack_trace}, {"phase", f.phase},     {"category", d.category},
-          {"confidence", d.confidence}, {"evidence", ev},         {"flaky", d.flaky},
-          {"depth", d.depth},       {"module", d.module},         {"order_reason", d.order_reason},
-          {"seq", d.seq}};
-}
-
 void register_detect(CLI::App& app, Shared& shared) {
   struct Opts {
     std::string repo = ".";
@@ -41,9 +28,7 @@ void register_detect(CLI::App& app, Shared& shared) {
   cmd->add_flag("--json", o->json, "Print a JSON array of failures instead of the table");
   cmd->add_flag("--no-flaky-check", o->no_flaky, "Do not re-run failures alone (flaky check)");
   cmd->callback([o, &shared] {
-    auto progress = [&](const std::string& s) {
-      if (!shared.global.quiet) std::cerr << s << "\n";
-    };
+    auto progress = progress_printer(shared);
     fs::path root = repo_root(o->repo);
     auto config = load_config(root);
     if (!config) {

@@ -176,14 +176,10 @@ void register_replay(CLI::App& app, Shared& shared) {
                   "current directory)");
   runs_opt->excludes(all_opt);
   cmd->callback([o, &shared] {
-    auto progress = [&](const std::string& s) {
-      if (!shared.global.quiet) std::cerr << s << "\n";
-    };
+    auto progress = progress_printer(shared);
     fs::path root = root_without_git(o->repo);
-    // load_config probes for a Python with pytest when none is configured; a replay runs no
-    // suite, so name one and start no process.
-    ::setenv("FIXHOST_PYTHON", "python3", 0);
-    auto config = load_config(root);
+    // A replay runs no suite: no probe for a Python with pytest (it would start a process).
+    auto config = load_config(root, false);
     if (!config) {
       shared.exit_code = fail(config.status().to_string());
       return;

@@ -1,5 +1,8 @@
 #pragma once
 // Each hostctl command registers itself on the CLI11 app; its callback sets the exit code.
+#include <functional>
+#include <string>
+
 #include "fixhost/host/cli_util.hpp"
 
 namespace CLI {
@@ -18,6 +21,9 @@ void register_log_commands(CLI::App& app, Shared& shared);  // events, runs, sta
 void register_plugins(CLI::App& app, Shared& shared);
 void register_replay(CLI::App& app, Shared& shared);
 void register_autofix_commands(CLI::App& app, Shared& shared);  // autofix, approve, discard
+
+// Progress lines for commands that take a while: on stderr, silenced by --quiet.
+std::function<void(const std::string&)> progress_printer(const Shared& shared);
 
 // Prints "hostctl: <message>" on stderr and returns k_exit_cannot_run (or `code`).
 int fail(const std::string& message, int code = k_exit_cannot_run);

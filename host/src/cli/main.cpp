@@ -10,6 +10,12 @@
 
 namespace fixhost::host::cli {
 
+std::function<void(const std::string&)> progress_printer(const Shared& shared) {
+  return [&shared](const std::string& s) {
+    if (!shared.global.quiet) std::cerr << s << "\n";
+  };
+}
+
 int fail(const std::string& message, int code) {
   std::cerr << "hostctl: " << message << "\n";
   return code;

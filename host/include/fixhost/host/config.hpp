@@ -66,7 +66,9 @@ struct Config {
 
 // Reads <repo>/fixhost.toml, or detects the suites when there is none. Errors name the file,
 // the key and what is expected (InvalidArgument), or say that no suite could be found.
-Result<Config> load_config(const std::filesystem::path& repo);
+// With `probe_python` false no process is started: an unset `python` stays "python3" (for
+// commands that run no suite, such as replay).
+Result<Config> load_config(const std::filesystem::path& repo, bool probe_python = true);
 
 // "90", "90s", "5m", "1h", "1h30m" -> seconds.
 Result<std::chrono::seconds> parse_duration(std::string_view text);

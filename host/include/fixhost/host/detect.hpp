@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fixhost/events/payloads.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/run_context.hpp"
@@ -25,6 +27,10 @@ struct DetectedFailure {
   bool flaky = false;
   std::uint32_t order = 0;  // 1-based fix order
 };
+
+// One failure as `hostctl detect --json` prints it and FIXHOST_FAILURE_FILE holds it: the
+// FailureDetected fields plus category, confidence, evidence, order, depth, module and flakiness.
+nlohmann::json failure_json(const DetectedFailure& d);
 
 struct SuiteSummary {
   std::string suite;
