@@ -13,21 +13,12 @@
 #include <vector>
 
 #include "fixhost/host/process.hpp"
+#include "fixhost/test/files.hpp"
 
 namespace fixhost::test {
 namespace fs = std::filesystem;
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void put(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
+using fixhost::test::read_file;
+using fixhost::test::write_file;
 
 struct Cmd {
   int code = -1;
@@ -57,15 +48,15 @@ struct Project {
     dir = fs::temp_directory_path() / ("fixhost-autofix-" + std::to_string(rd()) + std::to_string(::getpid()));
     fs::create_directories(dir);
     log = dir.string() + ".agent.log";
-    put(dir / "calc/__init__.py", "");
-    put(dir / "calc/util.py", "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n");
-    put(dir / "calc/fmt.py", "from calc.util import add\n\n\ndef label(x):\n    return \"n=\" + x\n");
-    put(dir / "tests/test_util.py", "from calc.util import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n");
-    put(dir / "tests/test_fmt.py", "from calc.fmt import label\n\n\ndef test_label():\n    assert label(3) == \"n=3\"\n");
-    put(dir / "tests/test_other.py", "from calc.util import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n");
-    put(dir / "pytest.ini", "[pytest]\npythonpath = .\n");
-    put(dir / ".gitignore", "__pycache__/\n");
-    put(dir / "fixhost.toml",
+    write_file(dir / "calc/__init__.py", "");
+    write_file(dir / "calc/util.py", "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n");
+    write_file(dir / "calc/fmt.py", "from calc.util import add\n\n\ndef label(x):\n    return \"n=\" + x\n");
+    write_file(dir / "tests/test_util.py", "from calc.util import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n");
+    write_file(dir / "tests/test_fmt.py", "from calc.fmt import label\n\n\ndef test_label():\n    assert label(3) == \"n=3\"\n");
+    write_file(dir / "tests/test_other.py", "from calc.util import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n");
+    write_file(dir / "pytest.ini", "[pytest]\npythonpath = .\n");
+    write_file(dir / ".gitignore", "__pycache__/\n");
+    write_file(dir / "fixhost.toml",
         "flaky_reruns = 0\n" + extra_toml +
             "\n[[suites]]\nname = \"py\"\nrunner = \"pytest\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"pytest\", "
             "\"tests\"]\ntimeout = \"2m\"\n");
@@ -105,7 +96,7 @@ struct Project {
   }
   std::vector<nlohmann::json> agent_calls() const {
     std::vector<nlohmann::json> out;
-    std::istringstream in(slurp(log));
+    std::istringstream in(read_file(log));
     std::string line;
     while (std::getline(in, line))
       if (!line.empty()) out.push_back(nlohmann::json::parse(line));

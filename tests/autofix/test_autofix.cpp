@@ -25,9 +25,9 @@ std::string checkout_fingerprint(const Project& p) {
     if (it->is_regular_file()) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
-  for (const auto& f : files) s << f.string() << "\n" << slurp(f) << "\n";
-  s << "index:" << slurp(p.dir / ".git/index").size() << std::hash<std::string>{}(slurp(p.dir / ".git/index"));
-  s << "\nHEAD:" << slurp(p.dir / ".git/HEAD");
+  for (const auto& f : files) s << f.string() << "\n" << read_file(f) << "\n";
+  s << "index:" << read_file(p.dir / ".git/index").size() << std::hash<std::string>{}(read_file(p.dir / ".git/index"));
+  s << "\nHEAD:" << read_file(p.dir / ".git/HEAD");
   s << "\nrefs:" << p.git("for-each-ref --format='%(refname) %(objectname)' refs/heads/main refs/stash");
   s << "\nstatus:" << p.git("--no-optional-locks status --porcelain=v2 --untracked-files=all");
   s << "\nstash:" << p.git("stash list");
@@ -36,12 +36,12 @@ std::string checkout_fingerprint(const Project& p) {
 
 // Uncommitted work of every kind: a stash, a staged change, an unstaged change, an untracked file.
 void make_dirty(Project& p) {
-  put(p.dir / "NOTES.md", "stash me\n");
+  write_file(p.dir / "NOTES.md", "stash me\n");
   REQUIRE(sh("git add NOTES.md && git stash -q", p.dir).code == 0);
-  put(p.dir / "calc/fmt.py", slurp(p.dir / "calc/fmt.py") + "\n# my staged comment\n");
+  write_file(p.dir / "calc/fmt.py", read_file(p.dir / "calc/fmt.py") + "\n# my staged comment\n");
   REQUIRE(sh("git add calc/fmt.py", p.dir).code == 0);
-  put(p.dir / "calc/util.py", slurp(p.dir / "calc/util.py") + "\n# my unstaged comment\n");
-  put(p.dir / "scratch.txt", "untracked work in progress\n");
+  write_file(p.dir / "calc/util.py", read_file(p.dir / "calc/util.py") + "\n# my unstaged comment\n");
+  write_file(p.dir / "scratch.txt", "untracked work in progress\n");
 }
 
 }  // namespace
@@ -49,10 +49,10 @@ void make_dirty(Project& p) {
 TEST_CASE("autofix fixes both failures in import order, commits on its branch and leaves a dirty checkout byte-identical") {
   // An untracked, ignored file a test needs reaches the worktree through worktree_include.
   Project p("worktree_include = [\".env\"]\n");
-  put(p.dir / ".gitignore", "__pycache__/\n.env\n");
-  put(p.dir / "tests/test_env.py", "import pathlib\n\n\ndef test_env_file():\n    assert pathlib.Path('.env').read_text() == 'TOKEN=1\\n'\n");
+  write_file(p.dir / ".gitignore", "__pycache__/\n.env\n");
+  write_file(p.dir / "tests/test_env.py", "import pathlib\n\n\ndef test_env_file():\n    assert pathlib.Path('.env').read_text() == 'TOKEN=1\\n'\n");
   REQUIRE(sh("git add -A && git -c user.name=t -c user.email=t@e commit -qm env", p.dir).code == 0);
-  put(p.dir / ".env", "TOKEN=1\n");
+  write_file(p.dir / ".env", "TOKEN=1\n");
   make_dirty(p);
   const auto before = checkout_fingerprint(p);
   const auto main_before = p.git("rev-parse main");
@@ -106,7 +106,7 @@ TEST_CASE("autofix fixes both failures in import order, commits on its branch an
   REQUIRE(resolved.size() == 2);
   CHECK(resolved[0]["outcome"] == "fixed");
   CHECK(resolved[0]["approach"] == "util.add subtracted; made it add");
-  auto report = slurp(p.dir / ".fixhost/report.md");
+  auto report = read_file(p.dir / ".fixhost/report.md");
   CHECK(report.find("2/2 failures fixed") != std::string::npos);
   CHECK(report.find("| calc") == std::string::npos);  // the file column is the test's file
   CHECK(report.find("tests/test_util.py:5") != std::string::npos);
@@ -167,7 +167,7 @@ TEST_CASE("a fix that breaks another test is found at verify time and reverted, 
 TEST_CASE("a lint finding a fix introduces is a regression, one that was there before is not") {
   // fmt.py starts with an unused import (a finding before any change).
   Project p("lint = [\"/usr/bin/python3\", \"-m\", \"flake8\", \"--select=F\", \"calc\"]\n");
-  put(p.dir / "calc/fmt.py", "import sys\n" + slurp(p.dir / "calc/fmt.py"));
+  write_file(p.dir / "calc/fmt.py", "import sys\n" + read_file(p.dir / "calc/fmt.py"));
   REQUIRE(sh("git commit -qam 'unused import' --author='t <t@e>' -c user.name=t 2>/dev/null || "
              "git -c user.name=t -c user.email=t@e commit -qam 'unused import'",
              p.dir)
@@ -179,7 +179,7 @@ TEST_CASE("a lint finding a fix introduces is a regression, one that was there b
     CHECK(p.events("RegressionDetected").empty());
   }
   SUBCASE("a fix adding an unused import is reverted") {
-    put(p.dir / "calc/util.py", slurp(p.dir / "calc/util.py"));
+    write_file(p.dir / "calc/util.py", read_file(p.dir / "calc/util.py"));
     auto r = p.autofix("unused_import");
     INFO(r.out);
     CHECK(r.code == 1);
@@ -194,8 +194,8 @@ TEST_CASE("a lint finding a fix introduces is a regression, one that was there b
 TEST_CASE("autofix refuses a directory that is not a git repository, and a missing agent") {
   auto dir = fs::temp_directory_path() / ("fixhost-nogit-" + std::to_string(::getpid()));
   fs::create_directories(dir / "tests");
-  put(dir / "tests/test_a.py", "def test_a():\n    assert False\n");
-  put(dir / "fixhost.toml", "[[suites]]\nname = \"py\"\nrunner = \"pytest\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"pytest\", \"tests\"]\n");
+  write_file(dir / "tests/test_a.py", "def test_a():\n    assert False\n");
+  write_file(dir / "fixhost.toml", "[[suites]]\nname = \"py\"\nrunner = \"pytest\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"pytest\", \"tests\"]\n");
   auto r = sh(std::string(FIXHOST_HOSTCTL) + " autofix --agent true --store " + (dir / "store").string(), dir);
   CHECK(r.code == 2);
   CHECK(r.out.find("is not a git repository") != std::string::npos);

@@ -17,7 +17,7 @@ TEST_CASE("approve merges the run's commit into the user's branch and pushes onl
   INFO(a.out);
   REQUIRE(a.code == 0);
   CHECK(p.git("rev-parse main").find(commit) == 0);
-  CHECK(slurp(p.dir / "calc/util.py").find("a + b") != std::string::npos);  // checked out: merged in place
+  CHECK(read_file(p.dir / "calc/util.py").find("a + b") != std::string::npos);  // checked out: merged in place
   CHECK(sh("git --git-dir='" + remote + "' rev-parse main").out == remote_before);  // not pushed
   auto ag = p.events("ApprovalGiven");
   REQUIRE(ag.size() == 1);
@@ -50,7 +50,7 @@ TEST_CASE("approve refuses, changing nothing, when the user's branch moved in a 
   auto r = p.autofix("correct");
   REQUIRE(r.code == 0);
   auto j = Project::json_of(r);
-  put(p.dir / "calc/util.py", "def add(a, b):\n    return b + a  # mine\n\n\ndef mul(a, b):\n    return a * b\n");
+  write_file(p.dir / "calc/util.py", "def add(a, b):\n    return b + a  # mine\n\n\ndef mul(a, b):\n    return a * b\n");
   REQUIRE(sh("git -c user.name=t -c user.email=t@e commit -qam mine", p.dir).code == 0);
   const auto head = p.git("rev-parse main");
   auto a = p.hostctl("approve " + j["run_id"].get<std::string>());

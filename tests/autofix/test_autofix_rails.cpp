@@ -18,7 +18,7 @@ bool has(const std::vector<std::string>& v, const std::string& s) { return std::
 void check_nothing_kept(const Project& p, const nlohmann::json& j) {
   CHECK(j["commit"].is_null());
   const std::string wt = j["worktree"];
-  CHECK(slurp(fs::path(wt) / "tests/test_util.py") == slurp(p.dir / "tests/test_util.py"));
+  CHECK(read_file(fs::path(wt) / "tests/test_util.py") == read_file(p.dir / "tests/test_util.py"));
 }
 
 }  // namespace

@@ -52,8 +52,8 @@ Detect detect(const Repo& repo, std::vector<std::string> args) {
   auto r = fx::run_argv(argv, repo.dir, {}, repo.tmp.path() / "tmp");
   Detect d;
   d.exit_code = r.exit_code;
-  d.out = fx::slurp(out);
-  d.err = fx::slurp(err);
+  d.out = fx::read_file(out);
+  d.err = fx::read_file(err);
   return d;
 }
 

@@ -13,37 +13,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "fixhost/test/files.hpp"
+
 extern char** environ;
 
 namespace host_test {
 
 namespace fs = std::filesystem;
+using fixhost::test::TempDir;
+using fixhost::test::read_file;
+using fixhost::test::write_file;
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp") + "/fixhost-host-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  fs::path subdir(const std::string& name) const {
-    fs::create_directories(path_ / name);
-    return path_ / name;
-  }
-
- private:
-  fs::path path_;
-};
 
 // Copies the test plugin `<name>.so` into `dir` (as `<as>.so` when given) and returns its path.
 inline fs::path copy_plugin(const std::string& name, const fs::path& dir, const std::string& as = "") {
@@ -51,16 +31,6 @@ inline fs::path copy_plugin(const std::string& name, const fs::path& dir, const 
   fs::path to = dir / ((as.empty() ? name : as) + ".so");
   fs::copy_file(fs::path(FIXHOST_TEST_PLUGINS) / (name + ".so"), to, fs::copy_options::overwrite_existing);
   return to;
-}
-
-inline void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline std::vector<std::string> read_lines(const fs::path& path) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "fixhost/test/files.hpp"
+
 #include "fixhost/host/stats.hpp"
 #include "history.hpp"
 
@@ -25,25 +27,11 @@ extern char** environ;
 namespace fs = std::filesystem;
 using namespace fixhost;
 using json = nlohmann::json;
+using fixhost::test::read_file;
+using fixhost::test::TempDir;
+using fixhost::test::write_file;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fixhost-stats-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  fs::path path_;
-};
 
 struct Ran {
   int exit_code = -1;

@@ -12,29 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "fixhost/test/files.hpp"
 #include "fixhost/events/codec.hpp"
 
 extern char** environ;
 
 namespace store_test {
+using fixhost::test::TempDir;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "fixhost-store-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline fixhost::events::Event rerun_event(const std::string& run, const std::string& test_id, std::uint32_t attempt = 0) {
   fixhost::events::TestRerun p;

@@ -10,11 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "fixhost/test/files.hpp"
 #include "fixhost/host/process.hpp"
 
 namespace fixhost::testing {
 
 namespace fs = std::filesystem;
+using fixhost::test::TempDir;
+using fixhost::test::read_file;
+using fixhost::test::write_file;
+
 
 inline const std::string k_python = "/usr/bin/python3";  // Debian's, the one with pytest
 
@@ -26,40 +31,6 @@ inline fs::path jest_js() {
     throw std::runtime_error(p.string() + " is missing: install the fixtures' jest with scripts/setup.sh "
                              "(or `npm ci` in tests/fixtures)");
   return p;
-}
-
-// A directory under $TMPDIR removed with everything in it when this goes.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "fixhost-test") {
-    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + " failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void write_file(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + p.string());
 }
 
 // Copies tests/fixtures/<rel> to <dest> (a new directory).
@@ -97,7 +68,7 @@ inline Ran run_argv(std::vector<std::string> argv, const fs::path& cwd, const fs
   Ran out;
   out.exit_code = r->exit_code;
   out.output = std::move(r->output.data);
-  if (!report_path.empty() && fs::exists(report_path)) out.report = slurp(report_path);
+  if (!report_path.empty() && fs::exists(report_path)) out.report = read_file(report_path);
   return out;
 }
 

@@ -254,7 +254,7 @@ std::string without(std::string s, const std::string& dir) {
 
 // 1-based line of "def <name>(" in a Python file.
 std::int64_t line_of_def(const fx::fs::path& file, const std::string& name) {
-  std::istringstream in(fx::slurp(file));
+  std::istringstream in(fx::read_file(file));
   std::int64_t n = 0;
   for (std::string l; std::getline(in, l);) {
     ++n;
