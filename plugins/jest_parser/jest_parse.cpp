@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "fixhost/runner_report/read_run.hpp"
 #include "fixhost/runner_report/text.hpp"
 
 namespace fixhost::jest_parser {
@@ -521,28 +522,7 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
 }
 
 ParseOutcome parse_jest_run(const events::SuiteFinished& run) {
-  std::string how;
-  if (run.timed_out) how = "the run timed out and was killed";
-  else if (run.signal != 0) how = "jest was ended by signal " + std::to_string(run.signal);
-  else if (!run.error.empty()) how = "the suite could not run: " + run.error;
-  else how = "jest exited with code " + std::to_string(run.exit_code);
-  std::string output_note =
-      run.output.cut_bytes > 0 ? "the terminal output was cut by the capture cap (" + std::to_string(run.output.cut_bytes) +
-                                     " of " + std::to_string(run.output.total_bytes) + " bytes not kept)"
-                               : std::string();
-  ParseOutcome o;
-  if (run.report_format != "jest_json" || run.report.data.empty()) {
-    o = text_fallback(run.output.data, "jest wrote no JSON report (" + how + "); parsed the terminal output");
-  } else if (run.report.cut_bytes > 0) {
-    o = text_fallback(run.output.data, "the jest JSON report was cut by the capture cap (" +
-                                           std::to_string(run.report.cut_bytes) + " of " +
-                                           std::to_string(run.report.total_bytes) + " bytes not kept); parsed the terminal output");
-  } else {
-    o = parse_jest_json(run.report.data, run.output.data);
-    if (o.summary.parsed_from == "text") o.summary.note += "; parsed the terminal output (" + how + ")";
-  }
-  if (o.summary.parsed_from == "text") o.summary.note = join_notes(std::move(o.summary.note), output_note);
-  return o;
+  return runner_report::read_run(run, {"jest", "jest_json", "JSON report", &parse_jest_json, &parse_jest_text});
 }
 
 }  // namespace fixhost::jest_parser

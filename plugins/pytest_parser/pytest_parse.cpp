@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fixhost/runner_report/read_run.hpp"
 #include "fixhost/runner_report/text.hpp"
 
 namespace fixhost::pytest_parser {
@@ -951,28 +952,7 @@ ParseOutcome parse_junit_xml(std::string_view xml, std::string_view output) {
 }
 
 ParseOutcome parse_pytest_run(const events::SuiteFinished& run) {
-  std::string how;
-  if (run.timed_out) how = "the run timed out and was killed";
-  else if (run.signal != 0) how = "pytest was ended by signal " + std::to_string(run.signal);
-  else if (!run.error.empty()) how = "the suite could not run: " + run.error;
-  else how = "pytest exited with code " + std::to_string(run.exit_code);
-  std::string output_note =
-      run.output.cut_bytes > 0 ? "the terminal output was cut by the capture cap (" + std::to_string(run.output.cut_bytes) +
-                                     " of " + std::to_string(run.output.total_bytes) + " bytes not kept)"
-                               : std::string();
-  ParseOutcome o;
-  if (run.report_format != "junit_xml" || run.report.data.empty()) {
-    o = text_fallback(run.output.data, "pytest wrote no junit XML report (" + how + "); parsed the terminal output");
-  } else if (run.report.cut_bytes > 0) {
-    o = text_fallback(run.output.data, "the junit XML report was cut by the capture cap (" +
-                                           std::to_string(run.report.cut_bytes) + " of " +
-                                           std::to_string(run.report.total_bytes) + " bytes not kept); parsed the terminal output");
-  } else {
-    o = parse_junit_xml(run.report.data, run.output.data);
-    if (o.summary.parsed_from == "text") o.summary.note += "; parsed the terminal output (" + how + ")";
-  }
-  if (o.summary.parsed_from == "text") o.summary.note = join_notes(std::move(o.summary.note), output_note);
-  return o;
+  return runner_report::read_run(run, {"pytest", "junit_xml", "junit XML report", &parse_junit_xml, &parse_pytest_text});
 }
 
 }  // namespace fixhost::pytest_parser
