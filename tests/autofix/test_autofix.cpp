@@ -44,6 +44,28 @@ void make_dirty(Project& p) {
   write_file(p.dir / "scratch.txt", "untracked work in progress\n");
 }
 
+// Starts `hostctl autofix` with the hanging agent (its command line carries `marker`) in the
+// background and returns once the agent is running (AttemptStarted is in the log).
+pid_t start_hanging_autofix(const Project& p, const std::string& marker) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (::chdir(p.dir.c_str()) != 0) ::_exit(127);
+    std::string a = agent("hang " + marker);
+    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
+    ::_exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 600 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    started = !p.events("AttemptStarted").empty();
+  }
+  REQUIRE(started);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  return pid;
+}
+
 }  // namespace
 
 TEST_CASE("autofix fixes both failures in import order, commits on its branch and leaves a dirty checkout byte-identical") {
@@ -211,28 +233,14 @@ TEST_CASE("SIGKILL of hostctl mid-attempt: the log stays readable, the run shows
   Project p;
   make_dirty(p);
   const auto before = checkout_fingerprint(p);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::chdir(p.dir.c_str());
-    std::string a = agent("hang sigkill-" + std::to_string(::getppid()));
-    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
-    ::_exit(127);
-  }
-  // Wait until the agent is running, then kill hostctl outright.
-  bool started = false;
-  for (int i = 0; i < 600 && !started; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    started = !p.events("AttemptStarted").empty();
-  }
-  REQUIRE(started);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string marker = "sigkill-" + std::to_string(::getpid());
+  // Once the agent is running, kill hostctl outright.
+  const pid_t pid = start_hanging_autofix(p, marker);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
   // The agent lives in its own process group; the test cleans it up.
-  sh("pkill -KILL -f 'agent[.]py hang sigkill-" + std::to_string(::getpid()) + "'; true");
+  sh("pkill -KILL -f 'agent[.]py hang " + marker + "'; true");
 
   auto runs = p.hostctl("runs --json");
   REQUIRE(runs.code == 0);
@@ -257,21 +265,7 @@ TEST_CASE("SIGKILL of hostctl mid-attempt: the log stays readable, the run shows
 TEST_CASE("Ctrl-C stops the agent's group, reverts the attempt and ends the run with its report (exit 130)") {
   Project p;
   const std::string marker = "sigint-" + std::to_string(::getpid());
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::chdir(p.dir.c_str());
-    std::string a = agent("hang " + marker);
-    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
-    ::_exit(127);
-  }
-  bool started = false;
-  for (int i = 0; i < 600 && !started; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    started = !p.events("AttemptStarted").empty();
-  }
-  REQUIRE(started);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const pid_t pid = start_hanging_autofix(p, marker);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
