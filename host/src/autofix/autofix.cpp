@@ -117,6 +117,8 @@ class Autofix {
   bool over_budget() const { return remaining().count() <= 0; }
   // The config with every suite's timeout cut to what is left of the run's budget.
   Config bounded() const;
+  // One suite of bounded(), by name (it exists: failures name the suite they came from).
+  SuiteConfig bounded_suite(const std::string& name) const;
   Status budget_exceeded(const std::string& budget, std::int64_t limit_ms, std::int64_t used_ms,
                          const std::string& test_id, std::uint32_t attempt);
 
@@ -151,6 +153,7 @@ class Autofix {
   std::unique_ptr<RunContext> run_;
   AutofixResult res_;
   fs::path repo_, wt_, store_, attempts_dir_;
+  fs::path common_;  // the repository's .git directory (shared by its worktrees)
   std::string base_, user_branch_, agent_;
   std::vector<std::string> excludes_;  // untracked files copied in
   Clock::time_point deadline_;
@@ -165,10 +168,15 @@ class Autofix {
 
 Config Autofix::bounded() const {
   Config c = cfg_;
-  auto left = std::chrono::duration_cast<std::chrono::seconds>(remaining()) + std::chrono::seconds(1);
-  if (left.count() < 1) left = std::chrono::seconds(1);
-  for (auto& s : c.suites) s.timeout = std::min(s.timeout, left);
+  for (auto& s : c.suites) s = bounded_suite(s.name);
   return c;
+}
+
+SuiteConfig Autofix::bounded_suite(const std::string& name) const {
+  SuiteConfig s = *suite_named(cfg_, name);
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(remaining()) + std::chrono::seconds(1);
+  s.timeout = std::min(s.timeout, std::max(left, std::chrono::seconds(1)));
+  return s;
 }
 
 Status Autofix::budget_exceeded(const std::string& budget, std::int64_t limit_ms, std::int64_t used_ms,
@@ -246,9 +254,7 @@ Status Autofix::prepare_worktree() {
 
 Result<Snapshot> Autofix::snapshot() {
   Snapshot s;
-  auto common = git::common_dir(repo_);
-  if (!common) return common.status();
-  s.meta = git_meta(*common, wt_);
+  s.meta = git_meta(common_, wt_);
   auto tree = git::snapshot_tree(wt_, excludes_);
   if (!tree) return tree.status();
   s.tree = *tree;
@@ -308,9 +314,7 @@ std::vector<std::string> Autofix::escapes(const std::vector<std::string>& touche
 
 Status Autofix::restore(const Snapshot& before) {
   // .git files first: without the worktree's .git link no git command works in it.
-  auto common = git::common_dir(repo_);
-  if (!common) return common.status();
-  const auto now = git_meta(*common, wt_);
+  const auto now = git_meta(common_, wt_);
   for (const auto& [path, text] : before.meta)
     if (auto it = now.find(path); it == now.end() || it->second != text)
       if (auto st = write_file(path, text); !st) return st;
@@ -536,7 +540,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
       continue;
     }
     std::string last_error;
-    auto passed = run_single_test(*run_, *suite_named(bounded(), f.suite), wt_, f.test_id, "rerun", &last_error);
+    auto passed = run_single_test(*run_, bounded_suite(f.suite), wt_, f.test_id, "rerun", &last_error);
     if (!passed) return passed.status();
     events::TestRerun tr;
     tr.test_id = f.test_id;
@@ -566,7 +570,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     if (over_budget()) continue;  // reported at the top of the loop
   }
   if (out.outcome != "fixed") {
-    out.outcome = stop_ && reason_kind == "budget" ? "unfixable" : "unfixable";
+    out.outcome = "unfixable";
     if (out.last_error.empty()) out.last_error = f.error_type + ": " + first_line(f.message);
     if (out.reason.empty()) out.reason = "no attempt left";
     if (reason_kind == "attempts" && out.attempts >= static_cast<std::uint32_t>(cfg_.max_attempts))
@@ -689,7 +693,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Autofix::recheck(
         still.push_back(item);
         continue;
       }
-      auto passed = run_single_test(*run_, *suite_named(bounded(), suite->name), wt_, what, "verify");
+      auto passed = run_single_test(*run_, bounded_suite(suite->name), wt_, what, "verify");
       if (!passed) return passed.status();
       if (!*passed) still.push_back(item);
     } else if (check == "collected") {
@@ -854,6 +858,13 @@ Result<AutofixResult> Autofix::run() {
     return res_;
   }
   base_ = *head;
+  auto common = git::common_dir(repo_);
+  if (!common) {
+    res_.error = "cannot find the .git directory of '" + repo_.string() + "': " + common.status().message();
+    res_.exit_code = k_exit_cannot_run;
+    return res_;
+  }
+  common_ = *common;
   if (agent_.empty()) {
     res_.error = "no agent command: set `agent = \"...\"` in fixhost.toml or pass --agent 'CMD' (see docs/AGENTS.md "
                  "and examples/agents/)";

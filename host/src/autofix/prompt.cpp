@@ -58,13 +58,12 @@ std::string excerpt(const fs::path& wt, const std::string& rel, std::int64_t lin
   auto lines = read_lines(wt / rel);
   if (lines.empty()) return "";
   std::int64_t n = static_cast<std::int64_t>(lines.size());
-  std::int64_t from = 1, to = n;
-  if (n > before + after + 20 || line > 0) {
-    if (line <= 0) line = 1;
-    from = std::max<std::int64_t>(1, line - before);
-    to = std::min<std::int64_t>(n, line + after);
+  std::int64_t from = 1, to = n;  // a short file: all of it
+  if (n > 120) {
+    const std::int64_t at = std::max<std::int64_t>(line, 1);
+    from = std::max<std::int64_t>(1, at - before);
+    to = std::min<std::int64_t>(n, at + after);
   }
-  if (n <= 120) from = 1, to = n;  // a short file: all of it
   std::ostringstream out;
   out << "```" << language_of(rel) << "\n";
   for (std::int64_t i = from; i <= to; ++i)
