@@ -17,7 +17,7 @@
 #include <string>
 
 #include "fixhost/sdk/plugin.hpp"
-#include "frames.hpp"
+#include "fixhost/sdk/stack_frames.hpp"
 #include "import_graph.hpp"
 
 namespace fixhost::orderer {
@@ -69,7 +69,7 @@ events::FailureOrdered order(const events::FailureDetected& f, const ImportGraph
     if (auto found = g->find(test)) test = *found;
 
   // 1. innermost non-test frame in the repo.
-  for (const auto& frame : parse_stack(f.stack_trace)) {
+  for (const auto& frame : sdk::parse_stack(f.stack_trace)) {
     auto rel = repo_relative(frame.path, root);
     if (!rel) continue;
     std::string module;

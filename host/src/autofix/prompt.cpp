@@ -4,7 +4,7 @@
 #include <set>
 #include <sstream>
 
-#include "../../../plugins/orderer/frames.hpp"
+#include "fixhost/sdk/stack_frames.hpp"
 #include "fixhost/host/cli_util.hpp"
 
 namespace fixhost::host::autofix {
@@ -120,7 +120,7 @@ std::string prompt_markdown(const PromptInput& in) {
   }
   std::ostringstream frames;
   std::size_t n = 0;
-  for (const auto& fr : orderer::parse_stack(f.stack_trace)) {
+  for (const auto& fr : sdk::parse_stack(f.stack_trace)) {
     auto rel = in_worktree(in.worktree, in.suite_cwd, fr.path);
     if (rel.empty() || rel.find("node_modules/") != std::string::npos) continue;
     if (!shown.insert(rel + ":" + std::to_string(fr.line)).second || rel == test_file) continue;
