@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
 #include <thread>
 
 #include "project.hpp"
@@ -44,26 +46,30 @@ void make_dirty(Project& p) {
   write_file(p.dir / "scratch.txt", "untracked work in progress\n");
 }
 
-// Starts `hostctl autofix` with the hanging agent (its command line carries `marker`) in the
-// background and returns once the agent is running (AttemptStarted is in the log).
-pid_t start_hanging_autofix(const Project& p, const std::string& marker) {
+// Starts `hostctl autofix --agent CMD` in the background and returns once `ready` holds of the
+// log (polled), a moment later.
+pid_t start_autofix(const Project& p, const std::string& agent_cmd, const std::function<bool()>& ready) {
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::setpgid(0, 0);
     if (::chdir(p.dir.c_str()) != 0) ::_exit(127);
-    std::string a = agent("hang " + marker);
-    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
+    ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", agent_cmd.c_str(), (char*)nullptr);
     ::_exit(127);
   }
   bool started = false;
   for (int i = 0; i < 600 && !started; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    started = !p.events("AttemptStarted").empty();
+    started = ready();
   }
   REQUIRE(started);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   return pid;
+}
+
+// The hanging agent (its command line carries `marker`), once it is running.
+pid_t start_hanging_autofix(const Project& p, const std::string& marker) {
+  return start_autofix(p, agent("hang " + marker), [&] { return !p.events("AttemptStarted").empty(); });
 }
 
 }  // namespace
@@ -279,4 +285,23 @@ TEST_CASE("Ctrl-C stops the agent's group, reverts the attempt and ends the run 
   auto runs = nlohmann::json::parse(p.hostctl("runs --json").out);
   CHECK(runs.back()["outcome"] == "aborted");
   CHECK(runs.back()["exit_code"] == 130);
+}
+
+TEST_CASE("Ctrl-C during verification commits nothing and ends the run with its report") {
+  // The lint command hangs once the fix is in (at verify time), not at the baseline.
+  Project p("lint = [\"/bin/sh\", \"-c\", \"grep -q 'a + b' calc/util.py && sleep 60; true\"]\n");
+  const pid_t pid = start_autofix(p, agent("correct"), [&] {
+    auto lint = p.events("SuiteStarted");
+    return std::count_if(lint.begin(), lint.end(), [](const nlohmann::json& s) { return s["suite"] == "lint"; }) >= 2;
+  });
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(p.events("Committed").empty());
+  CHECK(p.events("RegressionDetected").empty());  // killed checks prove nothing
+  CHECK(p.events("ReportWritten").size() == 1);
+  auto runs = nlohmann::json::parse(p.hostctl("runs --json").out);
+  CHECK(runs.back()["outcome"] == "aborted");
 }

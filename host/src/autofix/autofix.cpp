@@ -720,9 +720,19 @@ Result<std::vector<std::pair<std::string, std::string>>> Autofix::recheck(
 Status Autofix::verify() {
   say("verify: all suites" + std::string(cfg_.lint.empty() ? "" : ", lint") +
       (cfg_.typecheck.empty() ? "" : ", typecheck"));
+  // Interrupted checks prove nothing (their suites were killed): stop, keep the fixes as they
+  // are, commit nothing.
+  auto interrupted = [&] {
+    if (!interrupt_requested()) return false;
+    stop_ = true;
+    stop_reason_ = "interrupted";
+    commit_note_ = "the run was interrupted during verification";
+    return true;
+  };
   for (std::size_t round = 0; round <= res_.fixes.size(); ++round) {
     auto now = run_checks();
     if (!now) return now.status();
+    if (interrupted()) return Status::ok();
     if (!now->complete || over_budget()) {
       auto total = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.run_budget).count();
       commit_note_ = "the time budget ran out during verification";
@@ -747,6 +757,10 @@ Status Autofix::verify() {
       // The culprit is the fix whose removal makes every problem found go away.
       auto still = recheck(bad, *now);
       if (!still) return still.status();
+      if (interrupted()) {
+        for (auto it = taken.rbegin(); it != taken.rend(); ++it) (void)git::apply_patch(wt_, kept_[*it].patch, false);
+        return Status::ok();
+      }
       if (still->empty()) {
         culprit = i;
         break;
