@@ -2,8 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "fixhost/host/process.hpp"
@@ -113,7 +115,7 @@ bool has_python_tests(const fs::path& dir) {
   return false;
 }
 
-void detect_suites(Config& c) {
+void detect_suites(Config& c, const std::function<const std::string&()>& python) {
   const fs::path& r = c.repo;
   std::string why;
   if (fs::exists(r / "pytest.ini")) why = "pytest.ini";
@@ -125,7 +127,7 @@ void detect_suites(Config& c) {
     SuiteConfig s;
     s.name = "pytest";
     s.runner = "pytest";
-    s.command = {c.python, "-m", "pytest"};
+    s.command = {python(), "-m", "pytest"};
     c.suites.push_back(s);
     c.notes.push_back("detected a pytest suite (" + why + "), run as '" + c.python + " -m pytest'");
   }
@@ -139,11 +141,15 @@ void detect_suites(Config& c) {
     c.suites.push_back(s);
     c.notes.push_back("detected a jest suite (package.json mentions jest), run as '" + s.command[0] + "'");
   }
-  if (!c.suites.empty())
+  if (c.suites.empty()) return;
+  if (c.file.empty())
     c.notes.push_back("no fixhost.toml: write [[suites]] entries there to choose the suites yourself (docs/CONFIG.md)");
+  else
+    c.notes.push_back("'" + c.file.string() + "' has no [[suites]]: using the suites detected above; add [[suites]] "
+                      "entries to choose them yourself (docs/CONFIG.md)");
 }
 
-Status read_suites(Config& c, const toml::table& t) {
+Status read_suites(Config& c, const toml::table& t, const std::function<const std::string&()>& python) {
   const toml::node* n = t.get("suites");
   if (!n) return Status::ok();
   const toml::array* arr = n->as_array();
@@ -163,11 +169,22 @@ Status read_suites(Config& c, const toml::table& t) {
     if (s.name.empty()) s.name = s.runner;
     if (auto st2 = read_string_list(c, st->get("command"), key + ".command", s.command); !st2) return st2;
     if (s.command.empty()) {
-      if (s.runner == "pytest") s.command = {c.python, "-m", "pytest"};
+      if (s.runner == "pytest") s.command = {python(), "-m", "pytest"};
       else s.command = {"npx", "--no-install", "jest"};
     }
     if (auto cwd = st->get("cwd")) s.cwd = cwd->value_or<std::string>(".");
     if (auto st2 = read_duration(c, st->get("timeout"), key + ".timeout", s.timeout); !st2) return st2;
+    if (auto st2 = read_string_list(c, st->get("rerun"), key + ".rerun", s.rerun); !st2) return st2;
+    if (!s.rerun.empty() && std::find(s.rerun.begin(), s.rerun.end(), "{tests}") == s.rerun.end())
+      return make_error(Errc::invalid_argument, where(c, key + ".rerun") +
+                                                    " has no \"{tests}\" element: write where the tests to re-run go, "
+                                                    "e.g. rerun = [\"sh\", \"run-tests.sh\", \"{tests}\"]");
+    if (auto st2 = read_string_list(c, st->get("setup"), key + ".setup", s.setup); !st2) return st2;
+    if (auto n = st->get("link_node_modules")) {
+      auto b = n->value<bool>();
+      if (!b) return make_error(Errc::invalid_argument, where(c, key + ".link_node_modules") + " must be true or false");
+      s.link_node_modules = *b;
+    }
     for (const auto& other : c.suites)
       if (other.name == s.name)
         return make_error(Errc::invalid_argument, where(c, key + ".name") + ": two suites are named '" + s.name +
@@ -203,10 +220,17 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     }
   }
   if (auto p = t.get("python")) c.python = p->value_or<std::string>("");
-  if (c.python.empty()) c.python = probe_python ? pick_python(c.notes) : "python3";
+  // The interpreter is looked for (and spoken of) only when a pytest suite needs it.
+  bool picked = !c.python.empty();
+  auto python = [&]() -> const std::string& {
+    if (!picked) c.python = probe_python ? pick_python(c.notes) : "python3";
+    picked = true;
+    return c.python;
+  };
 
-  if (auto st = read_suites(c, t); !st) return st;
-  if (c.file.empty() || !t.get("suites")) detect_suites(c);
+  if (auto st = read_suites(c, t, python); !st) return st;
+  if (c.file.empty() || !t.get("suites")) detect_suites(c, python);
+  if (!picked) c.python = "python3";
 
   std::vector<std::string> dirs;
   if (auto st = read_string_list(c, t.get("plugin_dirs"), "plugin_dirs", dirs); !st) return st;
@@ -230,6 +254,16 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     if (c.max_attempts < 1 || c.max_attempts > 20)
       return make_error(Errc::invalid_argument, where(c, "max_attempts") + " must be a whole number from 1 to 20");
   }
+  if (auto a = t.get("flaky_check_max")) {
+    c.flaky_check_max = static_cast<int>(a->value_or<int64_t>(-1));
+    if (c.flaky_check_max < 0)
+      return make_error(Errc::invalid_argument, where(c, "flaky_check_max") + " must be a whole number, 0 or more");
+  }
+  if (auto a = t.get("max_rounds")) {
+    c.max_rounds = static_cast<int>(a->value_or<int64_t>(0));
+    if (c.max_rounds < 1 || c.max_rounds > 20)
+      return make_error(Errc::invalid_argument, where(c, "max_rounds") + " must be a whole number from 1 to 20");
+  }
   if (auto a = t.get("flaky_reruns")) {
     c.flaky_reruns = static_cast<int>(a->value_or<int64_t>(-1));
     if (c.flaky_reruns < 0 || c.flaky_reruns > 20)
@@ -242,6 +276,7 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
   if (auto st = read_string_list(c, t.get("lint"), "lint", c.lint); !st) return st;
   if (auto st = read_string_list(c, t.get("typecheck"), "typecheck", c.typecheck); !st) return st;
   if (auto st = read_string_list(c, t.get("protected"), "protected", c.protected_paths); !st) return st;
+  if (auto st = read_string_list(c, t.get("unprotect"), "unprotect", c.unprotect); !st) return st;
   if (auto st = read_string_list(c, t.get("worktree_include"), "worktree_include", c.worktree_include); !st) return st;
   if (auto st = read_string_list(c, t.get("test_edit_categories"), "test_edit_categories", c.test_edit_categories); !st)
     return st;
@@ -257,6 +292,7 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     return a;
   };
   if (!policy.contains("protected") && !c.protected_paths.empty()) policy.insert("protected", to_array(c.protected_paths));
+  if (!policy.contains("unprotect") && !c.unprotect.empty()) policy.insert("unprotect", to_array(c.unprotect));
   if (!policy.contains("test_edit_categories")) policy.insert("test_edit_categories", to_array(c.test_edit_categories));
   std::stringstream ps;
   ps << policy;

@@ -60,11 +60,52 @@ struct PyImport {
   std::vector<std::string> names;  // what a from-import brings in (may be submodules)
 };
 
+// The code of a Python file without its comments and the contents of its string literals
+// (docstrings included), newlines kept: an `import` written in a docstring or a comment is
+// prose, not an import. A literal becomes an empty "" so statements keep their shape.
+std::string python_code_only(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (c != '\'' && c != '"') {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    const bool triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
+    const std::size_t q = triple ? 3 : 1;
+    i += q;
+    out += "\"\"";
+    while (i < text.size()) {
+      if (text[i] == '\\') {
+        i += 2;
+        continue;
+      }
+      if (text[i] == '\n') {
+        if (!triple) break;  // an unterminated one-line string ends at the line
+        out.push_back('\n');
+      }
+      if (text[i] == c && (!triple || (i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c))) {
+        i += q;
+        break;
+      }
+      ++i;
+    }
+  }
+  return out;
+}
+
 // Logical lines: joins parenthesised continuations and backslashes, drops comments.
-std::vector<std::string> python_statements(const std::string& text) {
+std::vector<std::string> python_statements(const std::string& raw) {
   std::vector<std::string> out;
   std::string cur;
   int depth = 0;
+  const std::string text = python_code_only(raw);
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -120,8 +161,46 @@ std::vector<PyImport> python_imports(const std::string& text) {
 
 // --- JavaScript ---------------------------------------------------------------------------------
 
+// The file without its // and /* */ comments (string and template literals kept whole, since
+// the specifiers are in them), newlines kept.
+std::string js_without_comments(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+      i += 2;
+      while (i < text.size() && !(text[i] == '*' && i + 1 < text.size() && text[i + 1] == '/')) {
+        if (text[i] == '\n') out.push_back('\n');
+        ++i;
+      }
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+    if (c != '\'' && c != '"' && c != '`') continue;
+    while (i < text.size()) {
+      const char d = text[i];
+      out.push_back(d);
+      ++i;
+      if (d == '\\' && i < text.size()) {
+        out.push_back(text[i++]);
+        continue;
+      }
+      if (d == c || (d == '\n' && c != '`')) break;
+    }
+  }
+  return out;
+}
+
 // Specifiers after `require(`, `import(`, `from`, or a bare `import`, that start with '.'.
-std::vector<std::string> js_specifiers(const std::string& text) {
+std::vector<std::string> js_specifiers(const std::string& raw) {
+  const std::string text = js_without_comments(raw);
   std::vector<std::string> out;
   auto quoted_at = [&](std::size_t i) -> std::string {
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '(')) ++i;

@@ -1,8 +1,14 @@
 #include "fixhost/host/suite_runner.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +20,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The parsers tell apart tests of one file that share a name by appending "::<line>" to their
+// ids (docs/DETECT.md); the runner only knows the name.
+std::string_view without_duplicate_suffix(std::string_view id) {
+  auto p = id.rfind("::");
+  if (p == std::string_view::npos || p + 2 >= id.size() || id.find("::") == p) return id;
+  for (char c : id.substr(p + 2))
+    if (c < '0' || c > '9') return id;
+  return id.substr(0, p);
+}
+
 std::string regex_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -23,52 +39,34 @@ std::string regex_escape(std::string_view s) {
   return out;
 }
 
-// For a single-test run, positional arguments that name files or directories would select
-// more tests; drop them and keep the options.
-std::vector<std::string> without_path_args(const std::vector<std::string>& cmd, std::size_t keep_prefix,
-                                           const fs::path& cwd) {
-  std::vector<std::string> out(cmd.begin(), cmd.begin() + static_cast<std::ptrdiff_t>(std::min(keep_prefix, cmd.size())));
-  for (std::size_t i = keep_prefix; i < cmd.size(); ++i) {
-    const std::string& a = cmd[i];
-    std::error_code ec;
-    if (!a.empty() && a[0] != '-' && fs::exists(cwd / a, ec)) continue;
-    out.push_back(a);
-  }
-  return out;
+bool is_runner_word(const std::string& runner, std::string_view a) {
+  if (runner == "pytest") return a == "pytest" || a.ends_with("/pytest") || a == "py.test";
+  return a == "jest" || a.ends_with("/jest") || a.ends_with("jest.js");
 }
 
-std::size_t pytest_prefix_len(const std::vector<std::string>& cmd) {
-  for (std::size_t i = 0; i < cmd.size(); ++i)
-    if (cmd[i] == "pytest" || cmd[i].ends_with("/pytest") || cmd[i] == "py.test") return i + 1;
-  return std::min<std::size_t>(cmd.size(), 1);
+// Where the runner's own arguments begin in `cmd` (just after its name), or npos when the
+// command does not name it (a script, `npm test`).
+std::size_t runner_end(const SuiteConfig& suite) {
+  for (std::size_t i = 0; i < suite.command.size(); ++i)
+    if (is_runner_word(suite.runner, suite.command[i])) return i + 1;
+  return std::string::npos;
 }
 
-std::size_t jest_prefix_len(const std::vector<std::string>& cmd) {
-  for (std::size_t i = 0; i < cmd.size(); ++i)
-    if (cmd[i] == "jest" || cmd[i].ends_with("/jest") || cmd[i].ends_with("jest.js")) return i + 1;
-  return std::min<std::size_t>(cmd.size(), 1);
+bool is_package_runner(std::string_view a) {
+  auto base = a.substr(a.rfind('/') == std::string_view::npos ? 0 : a.rfind('/') + 1);
+  return base == "npm" || base == "yarn" || base == "pnpm";
 }
 
-std::string read_file(const std::string& path, std::uint64_t& total, std::uint64_t& cut) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  store::CappedCapture cap(16u << 20, 16u << 20);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) cap.append(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
-  }
-  auto blob = std::move(cap).finish();
-  total = blob.total_bytes;
-  cut = blob.cut_bytes;
-  return std::move(blob.data);
-}
+// The runner's selection arguments for `ids`: pytest node ids; for jest the test files (as
+// the regexes jest takes) and one -t pattern matching every name.
+std::vector<std::string> selection_args(const SuiteConfig& suite, const std::vector<std::string>& ids);
 
 // jest's -t pattern for a test id "<file>::<a › b › title>". jest matches it against the
 // describe blocks and the title joined by spaces, and a title may itself hold " › " (test.each
 // names do), so each " › " of the id matches either.
 std::string jest_name_pattern(std::string_view id) {
   static const std::string k_arrow = " \xE2\x80\xBA ";  // " › "
+  id = without_duplicate_suffix(id);
   auto sep = id.find("::");
   std::string_view rest = sep == std::string_view::npos ? std::string_view() : id.substr(sep + 2);
   std::string out = "^";
@@ -84,7 +82,9 @@ std::string jest_name_pattern(std::string_view id) {
 
 }  // namespace
 
+
 std::pair<std::string, std::string> split_jest_test_id(std::string_view id) {
+  id = without_duplicate_suffix(id);
   auto sep = id.find("::");
   if (sep == std::string_view::npos) return {std::string(id), ""};
   std::string file(id.substr(0, sep));
@@ -102,27 +102,105 @@ std::pair<std::string, std::string> split_jest_test_id(std::string_view id) {
   return {file, name};
 }
 
+namespace {
+
+std::vector<std::string> selection_args(const SuiteConfig& suite, const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  if (suite.runner == "pytest") {
+    for (const auto& id : ids) {
+      std::string one(without_duplicate_suffix(id));
+      if (std::find(out.begin(), out.end(), one) == out.end()) out.push_back(one);
+    }
+    return out;
+  }
+  std::set<std::string> files;
+  std::vector<std::string> names;
+  bool whole_file = false;
+  for (const auto& id : ids) {
+    auto [file, name] = split_jest_test_id(id);
+    if (files.insert(file).second) out.push_back(regex_escape(file));
+    if (name.empty()) whole_file = true;  // a suite that failed to run: all of its file
+    else names.push_back(id);
+  }
+  if (names.size() == 1 && !whole_file) {
+    out.push_back("-t");
+    out.push_back(jest_name_pattern(names.front()));
+  } else if (!names.empty() && !whole_file) {
+    std::string pattern;
+    for (const auto& id : names) {
+      std::string one = jest_name_pattern(id);  // ^...$
+      if (!pattern.empty()) pattern += "|";
+      pattern += "(?:" + one.substr(1, one.size() - 2) + ")";
+    }
+    out.push_back("-t");
+    out.push_back("^(?:" + pattern + ")$");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> collect_argv(const SuiteConfig& suite) {
+  const bool via_package = !suite.command.empty() && is_package_runner(suite.command[0]);
+  if (runner_end(suite) == std::string::npos && !via_package) return {};
+  std::vector<std::string> argv = suite.command;
+  if (via_package && std::find(argv.begin(), argv.end(), "--") == argv.end()) argv.push_back("--");
+  if (suite.runner == "pytest")
+    argv.insert(argv.end(), {"--collect-only", "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+                             "--color=no"});
+  else
+    argv.push_back("--listTests");
+  return argv;
+}
+
+std::string narrowing_note(const SuiteConfig& suite) {
+  if (!suite.rerun.empty() || runner_end(suite) != std::string::npos) return "";
+  if (!suite.command.empty() && is_package_runner(suite.command[0])) return "";
+  std::string cmd;
+  for (const auto& a : suite.command) cmd += (cmd.empty() ? "" : " ") + a;
+  return "suite '" + suite.name + "': its command '" + cmd + "' does not name " + suite.runner +
+         ", so fixhost appends the tests to re-run to it and cannot tell whether they reach " + suite.runner +
+         "; if re-runs run the whole suite, set rerun = [..., \"{tests}\"] in its [[suites]] (docs/CONFIG.md)";
+}
+
 std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest& req, const std::string& report_path) {
   fs::path cwd = req.root / suite.cwd;
   std::vector<std::string> argv;
+  if (req.test_ids.empty()) {
+    argv = suite.command;
+  } else if (!suite.rerun.empty()) {
+    for (const auto& a : suite.rerun) {
+      if (a != "{tests}") {
+        argv.push_back(a);
+        continue;
+      }
+      auto sel = selection_args(suite, req.test_ids);
+      argv.insert(argv.end(), sel.begin(), sel.end());
+    }
+  } else {
+    // Narrowing keeps the command whole up to the runner's name (an interpreter, `-m pytest`,
+    // a script), then drops the positional paths after it: they would select more tests.
+    const std::size_t keep = runner_end(suite);
+    const bool via_package = !suite.command.empty() && is_package_runner(suite.command[0]);
+    for (std::size_t i = 0; i < suite.command.size(); ++i) {
+      const std::string& a = suite.command[i];
+      std::error_code ec;
+      if (keep != std::string::npos && i >= keep && !a.empty() && a[0] != '-' && fs::exists(cwd / a, ec)) continue;
+      argv.push_back(a);
+    }
+    if (via_package && std::find(argv.begin(), argv.end(), "--") == argv.end()) argv.push_back("--");
+    auto sel = selection_args(suite, req.test_ids);
+    argv.insert(argv.end(), sel.begin(), sel.end());
+  }
   if (suite.runner == "pytest") {
-    argv = req.test_id.empty() ? suite.command : without_path_args(suite.command, pytest_prefix_len(suite.command), cwd);
-    if (!req.test_id.empty()) argv.push_back(req.test_id);
     argv.push_back("--junitxml=" + report_path);
     argv.push_back("-rfE");
     argv.push_back("--color=no");
     argv.push_back("-p");
     argv.push_back("no:cacheprovider");
+    // A file that fails to import must not hide the other files' failures.
+    argv.push_back("--continue-on-collection-errors");
   } else {
-    argv = req.test_id.empty() ? suite.command : without_path_args(suite.command, jest_prefix_len(suite.command), cwd);
-    if (!req.test_id.empty()) {
-      auto [file, name] = split_jest_test_id(req.test_id);
-      argv.push_back(regex_escape(file));
-      if (!name.empty()) {
-        argv.push_back("-t");
-        argv.push_back(jest_name_pattern(req.test_id));
-      }
-    }
     argv.push_back("--json");
     argv.push_back("--outputFile=" + report_path);
     argv.push_back("--testLocationInResults");
@@ -131,20 +209,52 @@ std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest
   return argv;
 }
 
+std::string read_report_file(const fs::path& path, std::size_t cap, std::uint64_t& total, std::uint64_t& cut,
+                             std::string& why) {
+  total = cut = 0;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    why = errno == ELOOP ? "the report '" + path.string() + "' is a symbolic link; it was not followed"
+                         : "cannot open the report '" + path.string() + "': " + std::strerror(errno);
+    return {};
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    why = "the report '" + path.string() + "' is not a regular file (a FIFO, device or directory); it was not read";
+    return {};
+  }
+  store::CappedCapture capture(cap / 2, cap / 2);
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    capture.append(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  }
+  ::close(fd);
+  auto blob = std::move(capture).finish();
+  total = blob.total_bytes;
+  cut = blob.cut_bytes;
+  return std::move(blob.data);
+}
+
 events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& req,
                                 const std::function<void(const events::SuiteStarted&)>& started,
                                 const std::function<void(std::string_view)>& on_output) {
+  // The report goes into a directory of our own (mode 0700, outside the worktree), so nothing
+  // the agent left behind can stand in its place.
   std::string tmpl = (fs::temp_directory_path() / "fixhost-report-XXXXXX").string();
-  int fd = ::mkstemp(tmpl.data());
-  if (fd >= 0) ::close(fd);
-  std::string report_path = tmpl + (suite.runner == "pytest" ? ".xml" : ".json");
-  if (fd >= 0) fs::remove(tmpl);
+  const bool have_dir = ::mkdtemp(tmpl.data()) != nullptr;
+  const fs::path report_dir = have_dir ? fs::path(tmpl) : fs::temp_directory_path();
+  std::string report_path = (report_dir / (suite.runner == "pytest" ? "report.xml" : "report.json")).string();
 
   events::SuiteStarted s;
   s.suite = suite.name;
   s.runner = suite.runner;
   s.purpose = req.purpose;
-  s.test_id = req.test_id;
+  s.test_id = req.test_ids.size() == 1 ? req.test_ids.front() : "";
+  s.test_ids = req.test_ids.size() > 1 ? req.test_ids : std::vector<std::string>{};
   s.argv = suite_argv(suite, req, report_path);
   s.cwd = (req.root / suite.cwd).lexically_normal().string();
   if (started) started(s);
@@ -163,6 +273,7 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
   f.runner = s.runner;
   f.purpose = s.purpose;
   f.test_id = s.test_id;
+  f.test_ids = s.test_ids;
   auto r = run_process(spec, on_output);
   if (!r) {
     f.exit_code = -1;
@@ -179,13 +290,14 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
                 " s timeout and its process group was killed; raise timeout in [[suites]] of fixhost.toml";
   }
   std::error_code ec;
-  if (fs::exists(report_path, ec)) {
-    f.report.data = read_file(report_path, f.report.total_bytes, f.report.cut_bytes);
-    f.report_format = suite.runner == "pytest" ? "junit_xml" : "jest_json";
-    fs::remove(report_path, ec);
-  } else {
-    f.report_format = "none";
+  f.report_format = "none";
+  if (fs::symlink_status(report_path, ec).type() != fs::file_type::not_found) {
+    std::string why;
+    f.report.data = read_report_file(report_path, 32u << 20, f.report.total_bytes, f.report.cut_bytes, why);
+    if (why.empty()) f.report_format = suite.runner == "pytest" ? "junit_xml" : "jest_json";
+    else f.error = f.error.empty() ? why : f.error + "; " + why;
   }
+  if (have_dir) fs::remove_all(report_dir, ec);
   return f;
 }
 

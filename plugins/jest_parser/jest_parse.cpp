@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "fixhost/runner_report/read_run.hpp"
@@ -461,6 +462,29 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
     std::string_view rel = normalize_rel(relative_to(name, root));
     simdjson::dom::array ars;
     bool has_tests = !tr["assertionResults"].get(ars);
+    // Tests of this file that share a full name are told apart by their line, "<id>::<line>"
+    // (docs/DETECT.md), counted over every test of the file so that a re-run of only some of
+    // them gives the same ids.
+    auto full_name = [](simdjson::dom::element ar, std::string& out) {
+      out.clear();
+      simdjson::dom::array ancestors;
+      if (!ar["ancestorTitles"].get(ancestors))
+        for (simdjson::dom::element t : ancestors) {
+          std::string_view a;
+          if (t.get(a)) continue;
+          out.append(a);
+          out.append(k_sep);
+        }
+      std::string_view title;
+      (void)!ar["title"].get(title);  // absent: "" (error codes ignored on purpose)
+      out.append(title);
+    };
+    std::unordered_map<std::string, std::uint32_t> same_name;
+    if (has_tests && ars.size() > 1)
+      for (simdjson::dom::element ar : ars) {
+        full_name(ar, title_path);
+        ++same_name[title_path];
+      }
     if (has_tests) {
       for (simdjson::dom::element ar : ars) {
         std::string_view status;
@@ -469,19 +493,10 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
         if (status == "passed") { ++s.passed; continue; }
         if (status != "failed") { ++s.skipped; continue; }  // pending, skipped, todo, disabled
         ++s.failures;
-        title_path.clear();
-        simdjson::dom::array ancestors;
-        if (!ar["ancestorTitles"].get(ancestors))
-          for (simdjson::dom::element t : ancestors) {
-            std::string_view a;
-            if (t.get(a)) continue;
-            title_path.append(a);
-            title_path.append(k_sep);
-          }
+        full_name(ar, title_path);
         // An absent field leaves its default (error codes ignored on purpose).
         std::string_view title;
         (void)!ar["title"].get(title);
-        title_path.append(title);
         std::int64_t location_line = 0;
         (void)!ar["location"]["line"].get(location_line);
         messages.clear();
@@ -496,6 +511,8 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
         FailureDetected f;
         f.runner = "jest";
         f.test_id = test_id_of(rel, title_path);
+        if (auto it = same_name.find(title_path); it != same_name.end() && it->second > 1)
+          f.test_id += "::" + std::to_string(location_line);
         f.test_name = std::string(title);
         f.phase = "call";
         f.stack_trace = strip_ansi(messages);
@@ -517,7 +534,12 @@ ParseOutcome parse_jest_json(std::string_view json, std::string_view raw_output)
     }
   }
   bool interrupted = false;
-  if (!doc["wasInterrupted"].get(interrupted) && interrupted) s.note = "jest reports the run was interrupted";
+  if (!doc["wasInterrupted"].get(interrupted) && interrupted) {
+    s.note = "jest reports the run was interrupted";
+    s.interrupted = s.note;
+  }
+  std::uint64_t total = 0;
+  if (!doc["numTotalTests"].get(total)) s.collected = static_cast<std::uint32_t>(total);
   return o;
 }
 

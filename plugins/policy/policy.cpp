@@ -13,8 +13,10 @@ class PolicyPlugin final : public sdk::Plugin {
   PolicyPlugin() : policy_(std::move(*Policy::make(Settings{}))) {}
 
   sdk::PluginInfo info() const override {
-    return {"policy", "1.0.0", sdk::PluginKind::pure, {events::EventType::AttemptFinished},
-            "judges each agent attempt: protected paths, deleted or skipped tests, weakened assertions, git tampering"};
+    return {"policy", "1.1.0", sdk::PluginKind::pure,
+            {events::EventType::AttemptFinished, events::EventType::SourceScanned},
+            "judges each agent attempt: protected paths, deleted or skipped tests, weakened assertions, git tampering; "
+            "warns when a built-in protection covers most of the repository"};
   }
 
   Status configure(std::string_view toml) override {
@@ -27,6 +29,23 @@ class PolicyPlugin final : public sdk::Plugin {
   }
 
   Status on_event(const events::Event& event, sdk::Emitter& out) override {
+    if (event.type == events::EventType::SourceScanned) {
+      auto scanned = events::decode<events::SourceScanned>(event);
+      if (!scanned) return scanned.status();
+      std::vector<std::string> paths;
+      for (const auto& f : scanned->files) paths.push_back(f.path);
+      for (auto& w : wide_protections(paths, policy_)) {
+        events::ProtectionTooWide p;
+        p.protection = std::move(w.protection);
+        p.matched = std::move(w.word);
+        p.files_covered = w.covered;
+        p.files_total = w.total;
+        p.examples = std::move(w.examples);
+        p.suggestion = std::move(w.suggestion);
+        out.emit(p);
+      }
+      return Status::ok();
+    }
     if (event.type != events::EventType::AttemptFinished) return Status::ok();
     auto attempt = events::decode<events::AttemptFinished>(event);
     if (!attempt) return attempt.status();

@@ -49,6 +49,22 @@ struct BuiltinProtection {
 };
 const std::vector<BuiltinProtection>& builtin_protections();
 
+// A built-in word protection that covers most of a repository's source files, usually because
+// its package is named after the word (a library called `ledger`): every attempt there would be
+// refused, so the host says so before the run.
+struct WideProtection {
+  std::string protection;  // "payments"
+  std::string word;        // "ledger"
+  std::string prefix;      // the directory most covered files share ("ledger/"), "" if none
+  std::uint32_t covered = 0, total = 0;
+  std::vector<std::string> examples;
+  std::string suggestion;  // fixhost.toml lines
+};
+// Over the non-test source files in `paths`: each word protection covering more than half of
+// them (and at least 3) that `policy` does not exempt.
+class Policy;
+std::vector<WideProtection> wide_protections(const std::vector<std::string>& paths, const Policy& policy);
+
 // ---- diffs ------------------------------------------------------------------------------------
 
 struct DiffLine {

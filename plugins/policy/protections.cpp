@@ -3,6 +3,7 @@
 // CI. Words, not substrings, so that author.py, tokenizer.py or oracle.py stay editable.
 #include <algorithm>
 #include <array>
+#include <map>
 
 #include "policy_internal.hpp"
 
@@ -137,6 +138,60 @@ std::optional<std::string> builtin_protection(std::string_view path) {
              std::string(info.why) + ")";
     }
   return std::nullopt;
+}
+
+}  // namespace fixhost::policy
+
+namespace fixhost::policy {
+
+std::vector<WideProtection> wide_protections(const std::vector<std::string>& paths, const Policy& policy) {
+  std::vector<std::string> sources;
+  for (const auto& p : paths)
+    if (!is_test_file(p)) sources.push_back(p);
+  std::vector<WideProtection> out;
+  if (sources.size() < 3) return out;
+  for (const auto& r : word_rules()) {
+    WideProtection w;
+    w.protection = std::string(r.info.name);
+    w.total = static_cast<std::uint32_t>(sources.size());
+    std::map<std::string, std::uint32_t> prefixes;  // directory up to the matching segment
+    std::map<std::string, std::uint32_t> words;
+    for (const auto& p : sources) {
+      // Still protected by this rule once the repository's unprotect globs are applied?
+      auto why = policy.protection(p);
+      if (!why || why->find("built-in protection '" + w.protection + "'") == std::string::npos) continue;
+      ++w.covered;
+      if (w.examples.size() < 5) w.examples.push_back(p);
+      std::size_t start = 0;
+      for (std::size_t i = 0; i <= p.size(); ++i) {
+        if (i < p.size() && p[i] != '/') continue;
+        std::string_view seg(p.data() + start, i - start);
+        bool hit = false;
+        for (const auto& word : path_words(seg))
+          if (r.word(word)) {
+            ++words[word];
+            hit = true;
+            break;
+          }
+        if (hit) {
+          if (i < p.size()) ++prefixes[p.substr(0, i + 1)];
+          break;
+        }
+        start = i + 1;
+      }
+    }
+    if (w.covered < 3 || w.covered * 2 <= w.total) continue;
+    for (const auto& [word, n] : words)
+      if (w.word.empty() || n > words[w.word]) w.word = word;
+    std::uint32_t best = 0;
+    for (const auto& [prefix, n] : prefixes)
+      if (n > best) best = n, w.prefix = prefix;
+    const std::string glob = w.prefix.empty() ? "**/*" + w.word + "*" : w.prefix + "**";
+    w.suggestion = "unprotect = [\"" + glob + "\"]\n# and protect what really is " + w.protection +
+                   " code there, e.g.\n# protected = [\"" + (w.prefix.empty() ? "" : w.prefix) + "<the sensitive files>\"]";
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 }  // namespace fixhost::policy

@@ -358,6 +358,7 @@ struct TextScan {
   std::vector<VerboseEntry> verbose;
   std::string_view interrupted;  // "Interrupted: 2 errors during collection"
   bool saw_header = false;
+  std::uint32_t collected = 0;   // "collected 71 items / 1 error"
 };
 
 // "FAILED <node id> - <message>": the node id may itself hold " - ", so every split is a
@@ -445,6 +446,10 @@ TextScan scan_text(std::string_view out) {
     body_cut = false;
   };
   for (std::string_view line : lines) {
+    if (section == Section::progress && line.starts_with("collected ")) {
+      if (auto n = to_uint(line.substr(10, line.find(' ', 10) - 10))) scan.collected = static_cast<std::uint32_t>(*n);
+      continue;
+    }
     if (auto title = section_title(line)) {
       close_block();
       if (auto c = parse_stats(*title)) {
@@ -817,6 +822,8 @@ ParseOutcome parse_pytest_text(std::string_view raw_output) {
   fill_counts(o.summary, c, total >= teardown_errors ? total - teardown_errors : total);
   if (!scan.interrupted.empty()) notes.push_back("pytest said: " + std::string(scan.interrupted));
   for (auto& n : notes) o.summary.note = join_notes(std::move(o.summary.note), n);
+  o.summary.collected = scan.collected;
+  o.summary.interrupted = std::string(scan.interrupted);
   return o;
 }
 
@@ -948,6 +955,8 @@ ParseOutcome parse_junit_xml(std::string_view xml, std::string_view output) {
     c.passed -= c.xpassed;
   }
   fill_counts(o.summary, c, distinct);
+  o.summary.collected = scan.collected;
+  o.summary.interrupted = std::string(scan.interrupted);
   return o;
 }
 

@@ -41,7 +41,9 @@
   X(ReportWritten, 31, fact)           \
   X(PluginFailed, 32, fact)            \
   X(ReplayCompared, 33, derived)      \
-  X(SourceScanned, 34, fact)
+  X(SourceScanned, 34, fact)           \
+  X(RoundStarted, 35, fact)            \
+  X(ProtectionTooWide, 36, derived)
 
 namespace fixhost::events {
 
@@ -52,7 +54,7 @@ enum class EventType : std::uint16_t {
 #undef FIXHOST_X
 };
 
-inline constexpr std::uint16_t k_max_event_type = 34;
+inline constexpr std::uint16_t k_max_event_type = 36;
 
 enum class EventKind : std::uint8_t { fact, derived };
 

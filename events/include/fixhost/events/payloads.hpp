@@ -71,21 +71,24 @@ struct RunFinished {
 
 // ---- suites -------------------------------------------------------------------------------
 struct SuiteStarted {
-  FIXHOST_PAYLOAD(SuiteStarted, 1);
+  FIXHOST_PAYLOAD(SuiteStarted, 2);
   std::string suite;
   std::string runner;   // pytest | jest | command
-  std::string purpose;  // detect | flaky_check | rerun | verify | lint | typecheck | integration
+  // detect | flaky_check | recheck | rerun | verify | setup | collect | lint | typecheck | integration
+  std::string purpose;
   std::string test_id;  // set when one test is run alone
   std::vector<std::string> argv;
   std::string cwd;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  std::vector<std::string> test_ids;  // schema 2: the tests a batched re-run selects
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
     f("argv", argv); f("cwd", cwd);
+    if (v >= 2) f("test_ids", test_ids);
   }
 };
 
 struct SuiteFinished {
-  FIXHOST_PAYLOAD(SuiteFinished, 1);
+  FIXHOST_PAYLOAD(SuiteFinished, 2);
   std::string suite;
   std::string runner;
   std::string purpose;
@@ -98,15 +101,17 @@ struct SuiteFinished {
   Blob report;                // the runner's machine report
   std::string report_format;  // junit_xml | jest_json | none
   std::string error;          // why it could not run at all ("" when it ran)
-  template <class F> void fields(F&& f, std::uint16_t) {
+  std::vector<std::string> test_ids;  // schema 2: the tests a batched re-run selected
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
     f("exit_code", exit_code); f("signal", signal); f("timed_out", timed_out); f("duration_ms", duration_ms);
     f("output", output); f("report", report); f("report_format", report_format); f("error", error);
+    if (v >= 2) f("test_ids", test_ids);
   }
 };
 
 struct SuiteParsed {
-  FIXHOST_PAYLOAD(SuiteParsed, 1);
+  FIXHOST_PAYLOAD(SuiteParsed, 2);
   std::string suite;
   std::string runner;
   std::string purpose;
@@ -120,11 +125,17 @@ struct SuiteParsed {
   std::uint32_t xpassed = 0;
   std::string parsed_from;  // report | text
   std::string note;         // why the text fallback was used, if it was
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // schema 2: what the runner said it collected (0 = it did not say), files it could not
+  // collect (their tests did not run), and why it stopped early ("" = it ran to the end).
+  std::uint32_t collected = 0;
+  std::uint32_t collection_errors = 0;
+  std::string interrupted;
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
     f("tests", tests); f("passed", passed); f("failures", failures); f("errors", errors);
     f("skipped", skipped); f("xfailed", xfailed); f("xpassed", xpassed);
     f("parsed_from", parsed_from); f("note", note);
+    if (v >= 2) { f("collected", collected); f("collection_errors", collection_errors); f("interrupted", interrupted); }
   }
 };
 
@@ -278,18 +289,23 @@ struct BudgetExceeded {
 };
 
 struct FailureResolved {
-  FIXHOST_PAYLOAD(FailureResolved, 1);
+  FIXHOST_PAYLOAD(FailureResolved, 2);
   std::string test_id;
-  std::string outcome;  // fixed | unfixable | flaky
+  // fixed | unfixable | flaky | cured (passes after another failure's fix; no agent call) |
+  // unverified (fixed, but the run ended before the fix was verified and committed)
+  std::string outcome;
   std::uint32_t attempts = 0;
   std::string reason;      // why unfixable
   std::string last_error;  // the test's last error line
   std::string suggestion;  // a manual next step
   std::string approach;    // the agent's summary, or the diffstat
   std::vector<std::string> files;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  std::uint32_t round = 0;   // schema 2: the round it was found in (1 = detect)
+  std::string resolved_by;   // schema 2: for cured, the test whose fix cured it
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("test_id", test_id); f("outcome", outcome); f("attempts", attempts); f("reason", reason);
     f("last_error", last_error); f("suggestion", suggestion); f("approach", approach); f("files", files);
+    if (v >= 2) { f("round", round); f("resolved_by", resolved_by); }
   }
 };
 
@@ -525,6 +541,35 @@ struct SourceScanned {
   std::string root;
   std::vector<SourceFile> files;
   template <class F> void fields(F&& f, std::uint16_t) { f("root", root); f("files", files); }
+};
+
+// A round of fixing begins: round 1 holds the failures detect found; a later round the ones
+// that appeared once earlier fixes let more tests run (a file that failed to import).
+struct RoundStarted {
+  FIXHOST_PAYLOAD(RoundStarted, 1);
+  std::uint32_t round = 0;
+  std::string found_by;               // detect | recheck | verify
+  std::vector<std::string> test_ids;  // the failures of this round
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("round", round); f("found_by", found_by); f("test_ids", test_ids);
+  }
+};
+
+// A built-in protection covers so much of the repository (its package is named after a
+// protected word) that attempts there would all be refused. Derived by the policy plugin from
+// SourceScanned; the host stops before running an agent and shows `suggestion`.
+struct ProtectionTooWide {
+  FIXHOST_PAYLOAD(ProtectionTooWide, 1);
+  std::string protection;  // auth | payments | ...
+  std::string matched;     // the word or glob, e.g. "ledger"
+  std::uint32_t files_covered = 0;
+  std::uint32_t files_total = 0;
+  std::vector<std::string> examples;  // a few covered paths
+  std::string suggestion;             // the fixhost.toml lines to write
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("protection", protection); f("matched", matched); f("files_covered", files_covered);
+    f("files_total", files_total); f("examples", examples); f("suggestion", suggestion);
+  }
 };
 
 #undef FIXHOST_PAYLOAD

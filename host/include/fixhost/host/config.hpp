@@ -22,6 +22,16 @@ struct SuiteConfig {
   std::string cwd = ".";
   // The whole suite is killed (process group) after this. Default: 10 min
   std::chrono::seconds timeout{600};
+  // argv that runs only some tests; the element "{tests}" becomes the runner's selection
+  // arguments (pytest node ids; jest file patterns and -t NAME). Default: none (derived from
+  // `command`, docs/CONFIG.md says how)
+  std::vector<std::string> rerun;
+  // argv run in the suite's cwd inside a run's worktree before its first suite run, e.g.
+  // ["npm", "ci"]. Default: none
+  std::vector<std::string> setup;
+  // Link the checkout's untracked node_modules next to the suite's package.json into the
+  // worktree (jest suites without `setup`). Default: true
+  bool link_node_modules = true;
 };
 
 struct Config {
@@ -42,8 +52,15 @@ struct Config {
   std::string agent;
   // Attempts per failure. Default: 3
   int max_attempts = 3;
-  // Re-runs of a failing test alone before it is reported as real. Default: 2
+  // Re-runs of the failures (all of a suite's together, then alone those that passed) before
+  // they are reported as real. Default: 2
   int flaky_reruns = 2;
+  // At most this many failures per suite go through the flaky check; the rest are reported as
+  // real without it, and detect says how many were skipped. Default: 500
+  int flaky_check_max = 500;
+  // Rounds of fixing: failures that appear once others are fixed (tests hidden behind a
+  // collection error) are fixed in a next round, up to this many rounds in all. Default: 4
+  int max_rounds = 4;
   // Wall time for a whole run. Default: 20 min
   std::chrono::seconds run_budget{1200};
   // Wall time for one agent attempt. Default: 5 min
@@ -53,6 +70,9 @@ struct Config {
   std::vector<std::string> typecheck;
   // Globs an attempt may not touch, added to the built-in defaults (docs/SAFETY.md).
   std::vector<std::string> protected_paths;
+  // Globs exempt from the built-in protections (never from `protected`), e.g. ["ledger/**"]
+  // for a package named after a protected word (docs/SAFETY.md). Default: none
+  std::vector<std::string> unprotect;
   // Untracked files copied into the run's worktree (`.env`, fixtures). Default: none
   std::vector<std::string> worktree_include;
   // Categories whose fixes may edit test files. Default: {"stale_mock"}

@@ -16,8 +16,9 @@ namespace fixhost::host {
 struct SuiteRequest {
   // detect | flaky_check | rerun | verify
   std::string purpose = "detect";
-  // When set, only this test runs (a pytest node id, or a jest "<file>::<a › b › title>").
-  std::string test_id;
+  // When set, only these tests run (pytest node ids, or jest "<file>::<a › b › title>"), all
+  // in one process.
+  std::vector<std::string> test_ids;
   // Directory the suite's `cwd` is relative to (the repository or a run's worktree).
   std::filesystem::path root;
   // Extra environment for the suite.
@@ -25,10 +26,28 @@ struct SuiteRequest {
 };
 
 // The argv the host runs for `suite` (report flags included); `report_path` is where the
-// runner is asked to write its machine report.
+// runner is asked to write its machine report. For a request naming tests, the suite's
+// `rerun` template when it has one, else its command narrowed: path arguments after the
+// runner's name are dropped and the selection appended (after "--" for npm/yarn/pnpm).
 std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest& req, const std::string& report_path);
 
-// Splits a jest test id into its file and the full name jest's -t matches ("a b title").
+// The argv that lists a suite's tests without running them (pytest --collect-only -q, jest
+// --listTests), or empty when the command does not name the runner (a script).
+std::vector<std::string> collect_argv(const SuiteConfig& suite);
+
+// "" when fixhost can tell how to run single tests of `suite`, else a note saying why not and
+// what to configure (its command does not name the runner, so the selection is appended to it
+// and may be ignored).
+std::string narrowing_note(const SuiteConfig& suite);
+
+// Reads at most `cap` bytes of a report file the way a hostile runner cannot abuse: no symlink
+// is followed, a FIFO or device is refused without blocking, only a regular file is read.
+// Returns "" with `why` set when it cannot be read.
+std::string read_report_file(const std::filesystem::path& path, std::size_t cap, std::uint64_t& total,
+                             std::uint64_t& cut, std::string& why);
+
+// Splits a jest test id into its file and the full name jest's -t matches ("a b title"); the
+// "::<line>" that tells apart tests of one file sharing a name is dropped.
 std::pair<std::string, std::string> split_jest_test_id(std::string_view test_id);
 
 // Runs it; `on_output` sees output as it arrives (progress). SuiteStarted is returned through

@@ -17,7 +17,7 @@
 #include "fixhost/result.hpp"
 
 #define FIXHOST_API_MAJOR 1
-#define FIXHOST_API_MINOR 0
+#define FIXHOST_API_MINOR 1  // 1: RoundStarted, ProtectionTooWide
 
 extern "C" {
 struct fixhost_api_version {

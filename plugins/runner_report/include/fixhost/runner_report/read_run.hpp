@@ -41,6 +41,10 @@ inline ParseOutcome read_run(const events::SuiteFinished& run, const RunReader& 
     o = r.parse_report(run.report.data, run.output.data);
     if (o.summary.parsed_from == "text") o.summary.note += "; parsed the terminal output (" + how + ")";
   }
+  // What the host must say loudly: files whose tests never ran, a run that stopped early.
+  o.summary.collection_errors = 0;
+  for (const auto& f : o.failures) o.summary.collection_errors += f.phase == "collection";
+  if (run.timed_out || run.signal != 0) o.summary.interrupted = how;
   if (o.summary.parsed_from == "text" && run.output.cut_bytes > 0)
     o.summary.note = join_notes(std::move(o.summary.note),
                                 "the terminal output was cut by the capture cap (" + std::to_string(run.output.cut_bytes) +
