@@ -10,6 +10,9 @@ import sys
 import time
 
 mode = sys.argv[1]
+# `agent.py plan FILE`: FILE is JSON {"<test id substring>": [[path, old, new], ...], ...}; the
+# first key found in the test id says what to edit. An edit already made is skipped (the call
+# is then a wasted one, which the tests count through AGENT_LOG's "applied").
 failure = json.loads(pathlib.Path(os.environ["FIXHOST_FAILURE_FILE"]).read_text())
 attempt = int(os.environ["FIXHOST_ATTEMPT"])
 test_id = failure["test_id"]
@@ -45,7 +48,27 @@ def correct():
         sys.exit(1)
 
 
-if mode == "correct":
+if mode == "plan":
+    plan = json.loads(pathlib.Path(sys.argv[2]).read_text())
+    key = next((k for k in plan if k in test_id), None)
+    if key is None:
+        sys.exit(3)
+    applied = False
+    for path, old, new in plan[key]:
+        p = pathlib.Path(path)
+        text = p.read_text() if p.exists() else None
+        if old == "" and text is None:  # a new file
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(new)
+            applied = True
+        elif old and text is not None and old in text:
+            p.write_text(text.replace(old, new, 1))
+            applied = True
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"plan": key, "test_id": test_id, "applied": applied}) + "\n")
+    summary(f"plan {key}: {'applied' if applied else 'nothing left to change'}")
+elif mode == "correct":
     correct()
 elif mode == "second_try":  # attempt 1 changes something harmless, attempt 2 fixes it
     if attempt == 1:

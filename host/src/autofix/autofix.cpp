@@ -92,6 +92,9 @@ struct Snapshot {
   std::string user_state;
 };
 
+// The file a test id belongs to ("tests/t.py" of "tests/t.py::test_x").
+std::string file_of(const std::string& test_id) { return test_id.substr(0, test_id.find("::")); }
+
 struct KeptFix {
   std::size_t index = 0;  // into the outcomes
   std::string test_id;
@@ -123,6 +126,13 @@ class Autofix {
                          const std::string& test_id, std::uint32_t attempt);
 
   Status prepare_worktree();
+  // Each suite must see in the worktree what it sees in the checkout: the untracked things
+  // it needs (node_modules, a virtualenv, generated files) linked in, copied in or set up.
+  Status link_node_modules();
+  Status run_setup();
+  Status check_suites_run();
+  // Removes the worktree and branch this run made (a run refused before any agent ran).
+  void clean_up_worktree();
   Result<Snapshot> snapshot();
   Status restore(const Snapshot& before);
   std::vector<std::string> git_changes(const Snapshot& before, const Snapshot& after);
@@ -134,6 +144,7 @@ class Autofix {
   struct Checks {
     std::set<std::string> failing;
     std::map<std::string, std::string> suite_of;  // failing test -> its suite
+    std::map<std::string, DetectedFailure> failures;  // failing test -> what was derived of it
     std::uint32_t tests = 0;
     std::multiset<std::string> lint, typecheck;
     bool complete = true;  // false when the budget ran out mid-way
@@ -148,6 +159,18 @@ class Autofix {
   Status commit();
   Status finish_report();
 
+  // One round: every failure of `queue` (already in res_.fixes from `first`) in fix order.
+  Status run_round(std::vector<DetectedFailure>& queue, std::size_t first);
+  // After a kept fix: the failures still waiting in the round are run again, all of a suite's
+  // in one process; those that pass now are cured by `by` and never reach the agent.
+  Status recheck_waiting(std::vector<DetectedFailure>& queue, std::size_t after, std::size_t first, const std::string& by);
+  Status publish_resolved(const FixOutcome& fo, std::uint64_t cause = 0);
+  // A failure not seen before, found once other tests could run: kept for the next round.
+  void reveal(DetectedFailure d);
+  // Whether `test_id` could not run at the start (its file failed to import, or it was revealed).
+  bool was_hidden(const std::string& test_id) const;
+  Status start_round(std::uint32_t round, const std::string& found_by, const std::vector<DetectedFailure>& queue);
+
   const Config& cfg_;
   AutofixOptions opts_;
   std::unique_ptr<RunContext> run_;
@@ -160,6 +183,11 @@ class Autofix {
   std::vector<DetectedFailure> failures_;
   std::vector<KeptFix> kept_;
   Checks start_;
+  std::set<std::string> uncollected_;  // files whose tests could not run when first seen
+  std::set<std::string> known_;        // every failure id seen in any round
+  std::vector<DetectedFailure> revealed_;  // waiting for the next round
+  std::string revealed_by_;                // recheck | verify
+  std::uint32_t round_ = 1;
   bool stop_ = false;
   std::string stop_reason_;
   std::string commit_note_;
@@ -200,7 +228,7 @@ Status Autofix::prepare_worktree() {
   std::error_code ec;
   fs::create_directories(store_, ec);
   // The store may sit inside the repository: keep it (and the worktrees in it) out of git.
-  if (!fs::exists(store_ / ".gitignore", ec)) (void)write_file(store_ / ".gitignore", "*\n");
+  // RunContext::start keeps the store out of git (.gitignore inside it).
   fs::create_directories(wt_.parent_path(), ec);
   if (auto st = git::worktree_add(repo_, wt_, res_.branch, base_); !st) return st;
   events::WorktreeCreated w;
@@ -250,6 +278,167 @@ Status Autofix::prepare_worktree() {
   }
   if (brought > 0) say("brought " + std::to_string(brought) + " untracked path(s) into the worktree");
   return Status::ok();
+}
+
+Status Autofix::link_node_modules() {
+  for (const auto& suite : cfg_.suites) {
+    if (suite.runner != "jest" || !suite.link_node_modules || !suite.setup.empty()) continue;
+    const fs::path rel = fs::path(suite.cwd) / "node_modules";
+    const fs::path src = repo_ / rel, dst = wt_ / rel;
+    std::error_code ec;
+    if (!fs::is_directory(src, ec) || fs::exists(fs::symlink_status(dst, ec))) continue;
+    fs::create_directories(dst.parent_path(), ec);
+    fs::create_directory_symlink(src, dst, ec);
+    if (ec)
+      return make_error(Errc::io_error, "cannot link '" + src.string() + "' into the worktree: " + ec.message() +
+                                            "; set link_node_modules = false and a setup command such as "
+                                            "[\"npm\", \"ci\"] for suite '" + suite.name + "'");
+    const std::string rel_s = rel.lexically_normal().generic_string();
+    if (!git::run(wt_, {"check-ignore", "-q", "--no-index", rel_s}).is_ok()) excludes_.push_back(rel_s);
+    say("linked " + src.string() + " into the worktree (suite '" + suite.name + "')");
+  }
+  return Status::ok();
+}
+
+Status Autofix::run_setup() {
+  for (const auto& suite : cfg_.suites) {
+    if (suite.setup.empty()) continue;
+    say("setup for suite '" + suite.name + "': " + suite.setup[0] + (suite.setup.size() > 1 ? " ..." : ""));
+    events::SuiteStarted s;
+    s.suite = suite.name;
+    s.runner = "command";
+    s.purpose = "setup";
+    s.argv = suite.setup;
+    s.cwd = (wt_ / suite.cwd).lexically_normal().string();
+    auto started = run_->publish(s);
+    if (!started) return started.status();
+    ProcessSpec spec;
+    spec.argv = suite.setup;
+    spec.cwd = s.cwd;
+    spec.timeout = std::max(std::chrono::milliseconds(1000), std::min<std::chrono::milliseconds>(suite.timeout, remaining()));
+    auto pr = run_process(spec);
+    if (!pr) return pr.status();
+    events::SuiteFinished f;
+    f.suite = suite.name;
+    f.runner = "command";
+    f.purpose = "setup";
+    f.exit_code = pr->exit_code;
+    f.signal = pr->signal;
+    f.timed_out = pr->timed_out;
+    f.duration_ms = pr->duration_ms;
+    f.output = pr->output;
+    f.report_format = "none";
+    f.error = pr->spawn_error;
+    if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
+    if (!pr->spawn_error.empty() || pr->exit_code != 0 || pr->timed_out) {
+      const auto& out = pr->output.data;
+      return make_error(Errc::invalid_argument,
+                        "the setup command of suite '" + suite.name + "' failed in the worktree (" +
+                            (pr->spawn_error.empty() ? (pr->timed_out ? std::string("timed out")
+                                                                     : "exit " + std::to_string(pr->exit_code))
+                                                     : pr->spawn_error) +
+                            "); fix `setup` in its [[suites]] of fixhost.toml. Last output:\n" +
+                            out.substr(out.size() > 600 ? out.size() - 600 : 0));
+    }
+  }
+  return Status::ok();
+}
+
+Status Autofix::check_suites_run() {
+  for (const auto& suite : cfg_.suites) {
+    auto argv = collect_argv(suite);
+    if (argv.empty()) continue;  // a script: the first suite run tells
+    say("checking that suite '" + suite.name + "' runs in the worktree as in the checkout");
+    struct Seen {
+      ProcessResult pr;
+      std::set<std::string> listed;  // pytest: node ids; jest: test files relative to the root
+    };
+    auto collect = [&](const fs::path& root, Seen& out) -> Status {
+      events::SuiteStarted s;
+      s.suite = suite.name;
+      s.runner = "command";
+      s.purpose = "collect";
+      s.argv = argv;
+      s.cwd = (root / suite.cwd).lexically_normal().string();
+      auto started = run_->publish(s);
+      if (!started) return started.status();
+      ProcessSpec spec;
+      spec.argv = argv;
+      spec.cwd = s.cwd;
+      spec.env = {{"PYTHONDONTWRITEBYTECODE", "1"}, {"NO_COLOR", "1"}, {"FORCE_COLOR", "0"}};
+      spec.timeout = std::max(std::chrono::milliseconds(1000), std::min<std::chrono::milliseconds>(suite.timeout, remaining()));
+      auto pr = run_process(spec);
+      if (!pr) return pr.status();
+      events::SuiteFinished f;
+      f.suite = suite.name;
+      f.runner = "command";
+      f.purpose = "collect";
+      f.exit_code = pr->exit_code;
+      f.duration_ms = pr->duration_ms;
+      f.output = pr->output;
+      f.report_format = "none";
+      f.error = pr->spawn_error;
+      if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
+      out.pr = std::move(*pr);
+      // What each place lists: pytest a node id per line, jest a test file's path per line.
+      const std::string prefix = root.string() + "/";
+      std::istringstream in(out.pr.output.data);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (suite.runner == "pytest" && line.find("::") != std::string::npos) out.listed.insert(line);
+        else if (suite.runner != "pytest" && line.rfind(prefix, 0) == 0) out.listed.insert(line.substr(prefix.size()));
+      }
+      return Status::ok();
+    };
+    Seen here, there;
+    if (auto st = collect(repo_, here); !st) return st;
+    if (here.pr.exit_code != 0 && here.pr.exit_code != 1 && here.pr.exit_code != 2) continue;  // broken in the checkout too
+    if (auto st = collect(wt_, there); !st) return st;
+    // The checkout's listing may hold the run worktrees under the store (jest does not skip
+    // dot directories): those are not the checkout's tests.
+    const std::string store_rel = fs::path(store_).lexically_relative(repo_).generic_string() + "/";
+    std::vector<std::string> missing;
+    for (const auto& item : here.listed)
+      if (!there.listed.count(item) && item.rfind(store_rel, 0) != 0) missing.push_back(item);
+    if (there.pr.spawn_error.empty() && there.pr.exit_code == here.pr.exit_code && missing.empty()) continue;
+    // What the checkout has that git does not track: the likely missing pieces.
+    std::vector<std::string> untracked;
+    if (auto r = git::run(repo_, {"ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"})) {
+      std::string cur;
+      for (char c : *r + std::string(1, '\0')) {
+        if (c) {
+          cur.push_back(c);
+          continue;
+        }
+        while (!cur.empty() && cur.back() == '/') cur.pop_back();
+        if (!cur.empty() && cur.rfind(".fixhost", 0) != 0 && cur.find("__pycache__") == std::string::npos &&
+            untracked.size() < 8)
+          untracked.push_back(cur);
+        cur.clear();
+      }
+    }
+    std::string list;
+    for (const auto& u : untracked) list += (list.empty() ? "\"" : ", \"") + u + "\"";
+    const auto& out = there.pr.output.data;
+    return make_error(
+        Errc::invalid_argument,
+        "suite '" + suite.name + "' does not run in the run's worktree as it does in the checkout (checkout: exit " +
+            std::to_string(here.pr.exit_code) + ", " + std::to_string(here.listed.size()) + " listed; worktree: " +
+            (there.pr.spawn_error.empty() ? "exit " + std::to_string(there.pr.exit_code) : there.pr.spawn_error) + ", " +
+            std::to_string(missing.size()) + " of those missing" +
+            (missing.empty() ? std::string() : ", e.g. " + missing.front()) + "). The worktree has only what git tracks" +
+            (list.empty() ? "" : "; untracked in the checkout: " + list) +
+            ". Bring what the suite needs in with worktree_include = [...] in fixhost.toml, or give the suite a setup "
+            "command that makes it in the worktree (e.g. setup = [\"npm\", \"ci\"]). The worktree said:\n" +
+            out.substr(out.size() > 800 ? out.size() - 800 : 0));
+  }
+  return Status::ok();
+}
+
+void Autofix::clean_up_worktree() {
+  if (auto st = git::worktree_remove(repo_, wt_); !st) spdlog::warn("{}", st.to_string());
+  if (git::branch_exists(repo_, res_.branch)) (void)git::run(repo_, {"branch", "-D", res_.branch});
+  say("removed the worktree and branch " + res_.branch);
 }
 
 Result<Snapshot> Autofix::snapshot() {
@@ -418,6 +607,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     spec.head_cap = spec.tail_cap = k_agent_output_cap;
     auto pr = run_process(spec);
     if (!pr) return pr.status();
+    ++res_.agent_calls;
 
     auto after = snapshot();
     if (!after) {
@@ -540,7 +730,23 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
       continue;
     }
     std::string last_error;
-    auto passed = run_single_test(*run_, bounded_suite(f.suite), wt_, f.test_id, "rerun", &last_error);
+    Result<bool> passed = false;
+    if (f.phase == "collection") {
+      // A file that failed to import is fixed when it imports; its tests that then fail were
+      // hidden behind it and are failures of a next round, not a reason to take this back.
+      auto batch = run_tests(*run_, bounded_suite(f.suite), wt_, {f.test_id}, "rerun");
+      if (!batch) return batch.status();
+      passed = batch->passed.count(f.test_id) > 0;
+      if (auto it = batch->failures.find(f.test_id); it != batch->failures.end())
+        last_error = it->second.failure.error_type + ": " + first_line(it->second.failure.message);
+      else if (!*passed)
+        last_error = batch->note;
+      if (*passed)
+        for (auto& d2 : batch->revealed) reveal(std::move(d2));
+      if (*passed && !batch->revealed.empty()) revealed_by_ = "recheck";
+    } else {
+      passed = run_single_test(*run_, bounded_suite(f.suite), wt_, f.test_id, "rerun", &last_error);
+    }
     if (!passed) return passed.status();
     events::TestRerun tr;
     tr.test_id = f.test_id;
@@ -647,6 +853,7 @@ Result<Autofix::Checks> Autofix::run_checks(bool with_suites) {
     for (const auto& f : sweep->failures) {
       c.failing.insert(f.failure.test_id);
       c.suite_of[f.failure.test_id] = f.failure.suite;
+      c.failures.emplace(f.failure.test_id, f);
     }
     c.tests = sweep->tests;
   }
@@ -664,8 +871,10 @@ std::vector<std::pair<std::string, std::string>> Autofix::broken(const Checks& n
   std::vector<std::pair<std::string, std::string>> out;
   std::set<std::string> fixed;
   for (const auto& k : kept_) fixed.insert(k.test_id);
+  for (const auto& fo : res_.fixes)
+    if (fo.outcome == "cured") fixed.insert(fo.test_id);
   for (const auto& t : now.failing)
-    if (!start_.failing.count(t) || fixed.count(t)) out.emplace_back(t, "suite");
+    if ((!start_.failing.count(t) && !was_hidden(t)) || fixed.count(t)) out.emplace_back(t, "suite");
   auto introduced = [&](const std::multiset<std::string>& before, const std::multiset<std::string>& after,
                         const std::string& check) {
     std::vector<std::string> diff;
@@ -738,6 +947,12 @@ Status Autofix::verify() {
       commit_note_ = "the time budget ran out during verification";
       return budget_exceeded("run_time", total, total, "", 0);
     }
+    // Failures of tests that could not run at the start are new work for a next round.
+    for (const auto& [id, d] : now->failures)
+      if (!start_.failing.count(id) && was_hidden(id) && !known_.count(id)) {
+        reveal(d);
+        revealed_by_ = "verify";
+      }
     auto bad = broken(*now);
     if (bad.empty()) return Status::ok();
     std::string what;
@@ -813,6 +1028,14 @@ Status Autofix::verify() {
       other.reason = "its fix no longer applies once the fix for " + bad_fix.test_id + " was reverted";
       --res_.fixed;
     }
+    for (std::size_t idx : dropped)
+      for (auto& other : res_.fixes)
+        if (other.outcome == "cured" && other.resolved_by == kept_[idx].test_id) {
+          other.outcome = "unfixable";
+          other.reason = "it passed once the fix for " + other.resolved_by + " was made, and that fix was reverted";
+          other.suggestion = autofix::suggestion_for(other.category, "regression", "");
+          --res_.cured;
+        }
     std::sort(dropped.rbegin(), dropped.rend());
     for (std::size_t idx : dropped) kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(idx));
   }
@@ -853,6 +1076,120 @@ Status Autofix::commit() {
   auto r = run_->publish(c);
   say("committed " + sha->substr(0, 12) + " on " + res_.branch);
   return r.is_ok() ? Status::ok() : r.status();
+}
+
+Status Autofix::publish_resolved(const FixOutcome& fo, std::uint64_t cause) {
+  events::FailureResolved fr;
+  fr.test_id = fo.test_id;
+  fr.outcome = fo.outcome == "not_attempted" ? "unfixable" : fo.outcome;
+  fr.attempts = fo.attempts;
+  fr.reason = fo.reason;
+  fr.last_error = fo.last_error;
+  fr.suggestion = fo.suggestion;
+  fr.approach = fo.approach;
+  fr.files = fo.files;
+  fr.round = fo.round;
+  fr.resolved_by = fo.resolved_by;
+  auto r = cause ? run_->publish(fr, cause) : run_->publish(fr);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+void Autofix::reveal(DetectedFailure d) {
+  const std::string id = d.failure.test_id;
+  if (!known_.insert(id).second) return;
+  if (d.failure.phase == "collection") uncollected_.insert(id);
+  revealed_.push_back(std::move(d));
+}
+
+bool Autofix::was_hidden(const std::string& test_id) const {
+  return known_.count(test_id) > 0 || uncollected_.count(file_of(test_id)) > 0;
+}
+
+Status Autofix::start_round(std::uint32_t round, const std::string& found_by, const std::vector<DetectedFailure>& queue) {
+  RoundSummary rs;
+  rs.round = round;
+  rs.found_by = found_by;
+  for (const auto& d : queue) rs.test_ids.push_back(d.failure.test_id);
+  events::RoundStarted e;
+  e.round = round;
+  e.found_by = found_by;
+  e.test_ids = rs.test_ids;
+  res_.rounds.push_back(rs);
+  if (round > 1)
+    say("round " + std::to_string(round) + ": " + std::to_string(queue.size()) +
+        " failure(s) that could not run before (found by " + found_by + ")");
+  auto r = run_->publish(e);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Status Autofix::run_round(std::vector<DetectedFailure>& queue, std::size_t first) {
+  res_.fixes.resize(first + queue.size());
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    auto& d = queue[i];
+    auto& fo = res_.fixes[first + i];
+    if (fo.outcome == "cured") continue;  // recorded when it was cured
+    fo.test_id = d.failure.test_id;
+    fo.file = d.failure.file;
+    fo.line = d.failure.line;
+    fo.category = d.category;
+    fo.round = round_;
+    fo.last_error = d.failure.error_type + ": " + first_line(d.failure.message);
+    if (d.flaky) {
+      fo.outcome = "flaky";
+      fo.reason = "it passed when re-run: flaky, not handed to the agent";
+      fo.suggestion = autofix::suggestion_for("flaky", "", "");
+    } else if (stop_) {
+      fo.outcome = "not_attempted";
+      fo.reason = stop_reason_;
+      fo.suggestion = autofix::suggestion_for(d.category, "budget", "");
+      ++res_.total;
+    } else {
+      ++res_.total;
+      if (auto st = fix_one(d, fo); !st) return st;
+      if (fo.outcome == "fixed" && !stop_)
+        if (auto st = recheck_waiting(queue, i, first, fo.test_id); !st) return st;
+    }
+    if (auto st = publish_resolved(fo, d.seq); !st) return st;
+  }
+  return Status::ok();
+}
+
+Status Autofix::recheck_waiting(std::vector<DetectedFailure>& queue, std::size_t after, std::size_t first,
+                                const std::string& by) {
+  std::map<std::string, std::vector<std::size_t>> by_suite;  // suite -> indexes into queue
+  for (std::size_t j = after + 1; j < queue.size(); ++j)
+    if (!queue[j].flaky && res_.fixes[first + j].outcome.empty()) by_suite[queue[j].failure.suite].push_back(j);
+  for (const auto& [suite, idx] : by_suite) {
+    std::vector<std::string> ids;
+    for (auto j : idx) ids.push_back(queue[j].failure.test_id);
+    say("  re-checking the " + std::to_string(ids.size()) + " failure(s) still waiting in '" + suite + "'");
+    auto batch = run_tests(*run_, bounded_suite(suite), wt_, ids, "recheck");
+    if (!batch) return batch.status();
+    std::uint32_t cured = 0;
+    for (auto j : idx) {
+      auto& d = queue[j];
+      if (!batch->passed.count(d.failure.test_id)) continue;
+      auto& fo = res_.fixes[first + j];
+      ++res_.total;
+      ++res_.cured;
+      ++cured;
+      fo.test_id = d.failure.test_id;
+      fo.file = d.failure.file;
+      fo.line = d.failure.line;
+      fo.category = d.category;
+      fo.round = round_;
+      fo.outcome = "cured";
+      fo.resolved_by = by;
+      fo.reason = "it passes since the fix for " + by + "; not handed to the agent";
+      if (auto st = publish_resolved(fo, d.seq); !st) return st;
+    }
+    if (cured > 0) say("  " + std::to_string(cured) + " of them pass now: cured by the fix for " + by);
+    if (!batch->revealed.empty()) {
+      for (auto& d : batch->revealed) reveal(std::move(d));
+      if (revealed_by_.empty()) revealed_by_ = "recheck";
+    }
+  }
+  return Status::ok();
 }
 
 Result<AutofixResult> Autofix::run() {
@@ -921,13 +1258,35 @@ Result<AutofixResult> Autofix::run() {
                 "safety rails; rebuild fixhost or restore policy.so in the plugin directory");
 
   if (auto st = prepare_worktree(); !st) return fail("cannot create the run's worktree: " + st.to_string());
+  // Refused before any agent ran: nothing of the run is worth keeping.
+  auto refuse = [&](const std::string& why) {
+    clean_up_worktree();
+    return fail(why);
+  };
+  if (auto st = link_node_modules(); !st) return refuse(st.to_string());
+  if (auto st = run_setup(); !st) return refuse(st.to_string());
+  if (auto st = check_suites_run(); !st) return refuse(st.to_string());
+  for (const auto& s : cfg_.suites)
+    if (auto n = narrowing_note(s); !n.empty()) say("note: " + n);
 
   DetectOptions dopts;
   dopts.root = wt_;
   dopts.progress = opts_.progress;
   auto det = run_detect(*run_, bounded(), dopts);
   if (!det) return det.status();
-  if (!det->error.empty()) return fail(det->error);
+  if (!det->error.empty()) return refuse(det->error);
+  if (!det->wide_protections.empty()) {
+    std::string why = "a built-in protection covers most of this repository, so every fix would be refused:";
+    for (const auto& w : det->wide_protections)
+      why += "\n  '" + w.protection + "' (the word '" + w.matched + "') covers " + std::to_string(w.files_covered) +
+             " of " + std::to_string(w.files_total) + " source files, e.g. " + (w.examples.empty() ? "" : w.examples[0]) +
+             "\n  write in fixhost.toml:\n    " + [&] {
+               std::string t = w.suggestion;
+               for (std::size_t p = 0; (p = t.find('\n', p)) != std::string::npos; p += 5) t.replace(p, 1, "\n    ");
+               return t;
+             }();
+    return refuse(why);
+  }
   failures_ = std::move(det->failures);
   if (interrupt_requested()) {
     stop_ = true;
@@ -943,63 +1302,74 @@ Result<AutofixResult> Autofix::run() {
     start_.typecheck = base->typecheck;
   }
 
-  res_.fixes.resize(failures_.size());
-  for (std::size_t i = 0; i < failures_.size(); ++i) {
-    auto& d = failures_[i];
-    auto& fo = res_.fixes[i];
-    fo.test_id = d.failure.test_id;
-    fo.file = d.failure.file;
-    fo.line = d.failure.line;
-    fo.category = d.category;
-    fo.last_error = d.failure.error_type + ": " + first_line(d.failure.message);
-    if (d.flaky) {
-      fo.outcome = "flaky";
-      fo.reason = "it passed when re-run alone: flaky, not handed to the agent";
-      fo.suggestion = autofix::suggestion_for("flaky", "", "");
-    } else if (stop_) {
-      fo.outcome = "not_attempted";
-      fo.reason = stop_reason_;
-      fo.suggestion = autofix::suggestion_for(d.category, "budget", "");
-      ++res_.total;
-    } else {
-      ++res_.total;
-      if (auto st = fix_one(d, fo); !st) return st;
-      if (fo.outcome == "fixed") ++res_.fixed;
+  for (const auto& f : failures_) {
+    known_.insert(f.failure.test_id);
+    if (f.failure.phase == "collection") uncollected_.insert(f.failure.test_id);
+  }
+  // Rounds: fix what is known, verify, and fix in a next round what the fixes let appear
+  // (tests behind a file that failed to import), within max_rounds and the time budget.
+  std::vector<DetectedFailure> queue = failures_;
+  std::string found_by = "detect";
+  for (round_ = 1;; ++round_) {
+    const std::size_t first = res_.fixes.size();
+    if (auto st = start_round(round_, found_by, queue); !st) return st;
+    if (auto st = run_round(queue, first); !st) return st;
+    if (stop_) break;
+    if (!kept_.empty()) {
+      if (auto st = verify(); !st) return st;
+      if (stop_ || !commit_note_.empty()) break;
     }
-    events::FailureResolved fr;
-    fr.test_id = fo.test_id;
-    fr.outcome = fo.outcome == "not_attempted" ? "unfixable" : fo.outcome;
-    fr.attempts = fo.attempts;
-    fr.reason = fo.reason;
-    fr.last_error = fo.last_error;
-    fr.suggestion = fo.suggestion;
-    fr.approach = fo.approach;
-    fr.files = fo.files;
-    if (auto r = run_->publish(fr, d.seq); !r) return r.status();
+    if (revealed_.empty()) break;
+    queue = std::move(revealed_);
+    revealed_.clear();
+    found_by = revealed_by_.empty() ? "verify" : revealed_by_;
+    revealed_by_.clear();
+    assign_fix_order(queue);
+    if (static_cast<int>(round_) >= cfg_.max_rounds || over_budget() || interrupt_requested()) {
+      const std::string why = interrupt_requested() ? "interrupted"
+                              : over_budget()       ? "the run's time budget ran out before round " + std::to_string(round_ + 1)
+                                                    : "max_rounds = " + std::to_string(cfg_.max_rounds) + " was reached";
+      say(std::to_string(queue.size()) + " failure(s) revealed by round " + std::to_string(round_) +
+          " are not attempted: " + why);
+      for (auto& d : queue) {
+        FixOutcome fo;
+        fo.test_id = d.failure.test_id;
+        fo.file = d.failure.file;
+        fo.line = d.failure.line;
+        fo.category = d.category;
+        fo.round = round_ + 1;
+        fo.outcome = "not_attempted";
+        fo.reason = "revealed in round " + std::to_string(round_) + " and not attempted: " + why;
+        fo.last_error = d.failure.error_type + ": " + first_line(d.failure.message);
+        fo.suggestion = autofix::suggestion_for(d.category, "budget", "");
+        ++res_.total;
+        res_.fixes.push_back(fo);
+        if (auto st = publish_resolved(fo, d.seq); !st) return st;
+      }
+      break;
+    }
   }
 
-  if (!kept_.empty() && !stop_) {
-    if (auto st = verify(); !st) return st;
-    if (!kept_.empty() && commit_note_.empty() && !stop_)
-      if (auto st = commit(); !st) return st;
+  if (!kept_.empty() && commit_note_.empty() && !stop_) {
+    if (auto st = commit(); !st) return st;
   } else if (kept_.empty()) {
     commit_note_ = failures_.empty() ? "nothing to fix" : "no fix was kept";
-  } else {
+  } else if (commit_note_.empty()) {
     commit_note_ = "the run stopped before verification: " + stop_reason_;
   }
-  // A fix later reverted for a regression is no longer "fixed": record its final outcome.
-  for (const auto& fo : res_.fixes)
-    if (fo.outcome == "unfixable" && fo.reason.find("reverted") != std::string::npos) {
-      events::FailureResolved fr;
-      fr.test_id = fo.test_id;
-      fr.outcome = "unfixable";
-      fr.attempts = fo.attempts;
-      fr.reason = fo.reason;
-      fr.suggestion = fo.suggestion;
-      fr.files = fo.files;
-      if (auto r = run_->publish(fr); !r) return r.status();
+  // What was not committed is not fixed: a fix reverted at verify, or one left uncommitted
+  // because the run stopped, gets its final outcome recorded.
+  res_.fixed = 0;
+  for (auto& fo : res_.fixes) {
+    if (fo.outcome == "fixed" && res_.commit.empty()) {
+      fo.outcome = "unverified";
+      fo.reason = "fixed, but not committed: " + commit_note_;
+      if (auto st = publish_resolved(fo); !st) return st;
+    } else if (fo.outcome == "unfixable" && fo.reason.find("reverted") != std::string::npos) {
+      if (auto st = publish_resolved(fo); !st) return st;
     }
-  if (res_.fixed > 0 && res_.commit.empty() && commit_note_.empty()) commit_note_ = stop_reason_;
+    if (fo.outcome == "fixed") ++res_.fixed;
+  }
 
   autofix::ReportInput ri;
   ri.result = &res_;
@@ -1025,7 +1395,7 @@ Result<AutofixResult> Autofix::run() {
   } else if (res_.budget_exceeded) {
     outcome = "budget_exceeded";
     res_.exit_code = k_exit_budget;
-  } else if (res_.fixed == res_.total && commit_note_.find("verification failed") == std::string::npos &&
+  } else if (res_.fixed + res_.cured == res_.total && commit_note_.find("verification failed") == std::string::npos &&
              !stop_) {
     outcome = "ok";
     res_.exit_code = k_exit_ok;
@@ -1033,8 +1403,15 @@ Result<AutofixResult> Autofix::run() {
     outcome = "unfixable";
     res_.exit_code = k_exit_failures;
   }
-  const std::string summary = std::to_string(res_.fixed) + "/" + std::to_string(res_.total) + " failures fixed" +
-                              (res_.commit.empty() ? "" : ", committed " + res_.commit.substr(0, 12));
+  std::uint32_t unverified = 0;
+  for (const auto& fo : res_.fixes) unverified += fo.outcome == "unverified";
+  std::string summary = std::to_string(res_.fixed + res_.cured) + "/" + std::to_string(res_.total) + " failures fixed";
+  if (res_.cured > 0) summary += " (" + std::to_string(res_.cured) + " of them cured by another's fix, no agent call)";
+  if (res_.rounds.size() > 1) summary += " in " + std::to_string(res_.rounds.size()) + " rounds";
+  summary += "; " + std::to_string(res_.agent_calls) + " agent call" + (res_.agent_calls == 1 ? "" : "s");
+  if (!res_.commit.empty()) summary += "; committed " + res_.commit.substr(0, 12);
+  else summary += "; nothing committed (" + commit_note_ + ")";
+  if (unverified > 0) summary += "; " + std::to_string(unverified) + " fix(es) made but not committed";
   if (auto st = run_->finish(outcome, res_.exit_code, summary); !st) return st;
   return res_;
 }

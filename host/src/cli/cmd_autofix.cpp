@@ -28,10 +28,15 @@ nlohmann::json result_json(const AutofixResult& r) {
     fixes.push_back({{"test_id", f.test_id},   {"file", f.file},         {"line", f.line},
                      {"category", f.category}, {"attempts", f.attempts}, {"outcome", f.outcome},
                      {"approach", f.approach}, {"reason", f.reason},     {"last_error", f.last_error},
-                     {"suggestion", f.suggestion}, {"files", f.files}});
+                     {"suggestion", f.suggestion}, {"files", f.files}, {"round", f.round},
+                     {"resolved_by", f.resolved_by}});
+  nlohmann::json rounds = nlohmann::json::array();
+  for (const auto& rd : r.rounds)
+    rounds.push_back({{"round", rd.round}, {"found_by", rd.found_by}, {"test_ids", rd.test_ids}});
   return {{"run_id", r.run_id},   {"branch", r.branch},     {"worktree", r.worktree},
           {"commit", r.commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.commit)},
-          {"fixed", r.fixed},     {"total", r.total},       {"budget_exceeded", r.budget_exceeded},
+          {"fixed", r.fixed},     {"cured", r.cured},       {"total", r.total},
+          {"agent_calls", r.agent_calls}, {"rounds", rounds}, {"budget_exceeded", r.budget_exceeded},
           {"exit_code", r.exit_code}, {"fixes", fixes},     {"report", r.report_markdown}};
 }
 
@@ -111,12 +116,15 @@ void register_autofix(CLI::App& app, Shared& shared) {
                         f.outcome == "fixed" ? "fixed" : f.outcome + ": " + f.reason});
       if (!rows.empty())
         std::cout << render_table({"FILE", "TEST", "CATEGORY", "ATTEMPTS", "APPROACH", "OUTCOME"}, rows, 48);
-      std::cout << r.fixed << "/" << r.total << " failures fixed";
+      std::cout << r.fixed + r.cured << "/" << r.total << " failures fixed";
+      if (r.cured > 0) std::cout << " (" << r.cured << " of them cured by another's fix, without an agent call)";
+      if (r.rounds.size() > 1) std::cout << " in " << r.rounds.size() << " rounds";
+      std::cout << "; " << r.agent_calls << " agent call" << (r.agent_calls == 1 ? "" : "s");
       if (!r.commit.empty()) std::cout << "; committed " << r.commit.substr(0, 12) << " on " << r.branch;
       else std::cout << "; nothing committed";
       std::cout << "\n";
       for (const auto& f : r.fixes)
-        if (f.outcome != "fixed" && !f.suggestion.empty())
+        if (f.outcome != "fixed" && f.outcome != "cured" && !f.suggestion.empty())
           std::cout << "  " << f.test_id << ": " << f.suggestion << "\n";
       std::cout << "run " << r.run_id << ": report with `hostctl events --run " << r.run_id
                 << " --type ReportWritten`";

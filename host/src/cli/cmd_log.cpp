@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <sstream>
 #include <map>
 
 #include "commands.hpp"
@@ -146,12 +147,28 @@ void register_runs(CLI::App& app, Shared& shared) {
       std::cout << events::dump_json(arr, 2) << "\n";
       return;
     }
+    // The summary is the last column and is printed whole: its lines joined with "; ".
     std::vector<std::vector<std::string>> rows;
-    for (const auto& r : *runs)
+    std::vector<std::string> summaries;
+    for (const auto& r : *runs) {
       rows.push_back({r.id, r.mode, events::format_time_utc(r.start_us), r.end_us ? events::format_time_utc(r.end_us) : "-",
-                      duration_text(r.end_us ? r.end_us - r.start_us : 0), r.outcome, one_line(r.summary, 60)});
-    if (rows.empty()) std::cout << "no runs recorded in " << (*log)->dir().string() << "\n";
-    else std::cout << render_table({"RUN", "MODE", "START", "END", "TOOK", "OUTCOME", "SUMMARY"}, rows, 70);
+                      duration_text(r.end_us ? r.end_us - r.start_us : 0), r.outcome, ""});
+      std::string s = r.summary;
+      for (std::size_t p; (p = s.find('\n')) != std::string::npos;) s.replace(p, 1, "; ");
+      summaries.push_back(std::move(s));
+    }
+    if (rows.empty()) {
+      std::cout << "no runs recorded in " << (*log)->dir().string() << "\n";
+    } else {
+      std::istringstream table(render_table({"RUN", "MODE", "START", "END", "TOOK", "OUTCOME", "SUMMARY"}, rows, 70));
+      std::string line;
+      std::size_t column = 0;
+      for (std::size_t i = 0; std::getline(table, line); ++i) {
+        if (i == 0) column = line.find("SUMMARY");
+        else if (i - 1 < summaries.size()) line.append(column > line.size() ? column - line.size() : 2, ' ') += summaries[i - 1];
+        std::cout << line << "\n";
+      }
+    }
   });
 }
 

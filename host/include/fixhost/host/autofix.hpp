@@ -31,12 +31,24 @@ struct FixOutcome {
   std::int64_t line = 0;
   std::string category;
   std::uint32_t attempts = 0;
-  std::string outcome;  // fixed | unfixable | flaky | not_attempted
+  // fixed | unfixable | flaky | not_attempted | cured (passes once another failure was
+  // fixed; no agent call) | unverified (fixed, but the run ended before it was committed)
+  std::string outcome;
   std::string approach;
   std::string reason;
   std::string last_error;
   std::string suggestion;
   std::vector<std::string> files;
+  std::uint32_t round = 1;  // the round it was found in
+  std::string resolved_by;  // for cured: the failure whose fix cured it
+};
+
+// A round of fixing: round 1 holds what detect found; a later one the failures that appeared
+// once earlier fixes let more tests run.
+struct RoundSummary {
+  std::uint32_t round = 0;
+  std::string found_by;  // detect | recheck | verify
+  std::vector<std::string> test_ids;
 };
 
 struct AutofixResult {
@@ -45,8 +57,11 @@ struct AutofixResult {
   std::string worktree;
   std::string commit;  // "" when nothing was committed
   std::vector<FixOutcome> fixes;  // in fix order
-  std::uint32_t fixed = 0;
-  std::uint32_t total = 0;  // failures handed to the agent (flaky ones are not)
+  std::uint32_t fixed = 0;   // fixed and committed
+  std::uint32_t cured = 0;   // passed once another failure was fixed, without an agent call
+  std::uint32_t total = 0;   // failures to fix, over every round (flaky ones are not)
+  std::uint32_t agent_calls = 0;
+  std::vector<RoundSummary> rounds;
   bool budget_exceeded = false;
   std::string error;  // could not run
   std::string report_markdown;
