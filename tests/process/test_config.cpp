@@ -110,11 +110,12 @@ TEST_CASE("single-test argv drops path arguments and adds the test id") {
   s.command = {"/usr/bin/python3", "-m", "pytest", "tests", "-x"};
   SuiteRequest req;
   req.root = r.dir;
-  req.test_id = "tests/test_x.py::test_a[it's a \"b\"]";
+  req.test_ids = {"tests/test_x.py::test_a[it's a \"b\"]"};
   auto argv = suite_argv(s, req, "/tmp/r.xml");
   CHECK(std::find(argv.begin(), argv.end(), "tests") == argv.end());
   CHECK(std::find(argv.begin(), argv.end(), "-x") != argv.end());
-  CHECK(std::find(argv.begin(), argv.end(), req.test_id) != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), req.test_ids[0]) != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "--continue-on-collection-errors") != argv.end());
   CHECK(std::find(argv.begin(), argv.end(), "--junitxml=/tmp/r.xml") != argv.end());
 
   auto [file, name] = split_jest_test_id("__tests__/a.test.js::outer \xE2\x80\xBA inner \xE2\x80\xBA adds (1+1)");
@@ -123,10 +124,79 @@ TEST_CASE("single-test argv drops path arguments and adds the test id") {
   SuiteConfig j;
   j.runner = "jest";
   j.command = {"node", "node_modules/.bin/jest"};
-  req.test_id = "__tests__/a.test.js::outer \xE2\x80\xBA adds (1+1)";
+  req.test_ids = {"__tests__/a.test.js::outer \xE2\x80\xBA adds (1+1)"};
   auto jargv = suite_argv(j, req, "/tmp/r.json");
   auto t = std::find(jargv.begin(), jargv.end(), "-t");
   REQUIRE(t != jargv.end());
   // Each " › " matches a space (between describe blocks) or itself (inside a test.each title).
   CHECK(*(t + 1) == "^outer(?: | \xE2\x80\xBA )adds \\(1\\+1\\)$");
+}
+
+// Issue 8: a single-test re-run keeps the suite's command whole.
+TEST_CASE("re-run argv keeps a script, goes after -- for npm, follows a rerun template, and batches") {
+  TempRepo r;
+  r.write("run-tests.sh", "exec /usr/bin/python3 -m pytest \"$@\"\n");
+  r.write("tests/test_x.py", "");
+  r.write("test/a.test.js", "");
+  SuiteRequest req;
+  req.root = r.dir;
+  req.test_ids = {"tests/test_x.py::test_a", "tests/test_x.py::test_b"};
+
+  SuiteConfig script;
+  script.name = "py";
+  script.runner = "pytest";
+  script.command = {"/bin/sh", "run-tests.sh"};
+  auto argv = suite_argv(script, req, "/tmp/r.xml");
+  REQUIRE(argv.size() >= 4);
+  CHECK(argv[0] == "/bin/sh");
+  CHECK(argv[1] == "run-tests.sh");  // today's bug: the script was dropped as a path argument
+  CHECK(argv[2] == "tests/test_x.py::test_a");
+  CHECK(argv[3] == "tests/test_x.py::test_b");  // both tests in one process
+  CHECK(narrowing_note(script).find("rerun") != std::string::npos);
+
+  script.rerun = {"/bin/sh", "run-tests.sh", "-q", "{tests}"};
+  argv = suite_argv(script, req, "/tmp/r.xml");
+  CHECK(std::vector<std::string>(argv.begin(), argv.begin() + 5) ==
+        std::vector<std::string>{"/bin/sh", "run-tests.sh", "-q", "tests/test_x.py::test_a", "tests/test_x.py::test_b"});
+  CHECK(narrowing_note(script).empty());
+
+  SuiteConfig npm;
+  npm.name = "js";
+  npm.runner = "jest";
+  npm.command = {"npm", "test"};
+  req.test_ids = {"test/a.test.js::adds::3", "test/a.test.js::adds::7"};
+  auto jargv = suite_argv(npm, req, "/tmp/r.json");
+  REQUIRE(jargv.size() >= 5);
+  CHECK(jargv[0] == "npm");
+  CHECK(jargv[1] == "test");  // not dropped although test/ exists
+  CHECK(jargv[2] == "--");
+  CHECK(jargv[3] == "test/a\\.test\\.js");
+  auto t = std::find(jargv.begin(), jargv.end(), "-t");
+  REQUIRE(t != jargv.end());
+  CHECK(*(t + 1) == "^(?:(?:adds)|(?:adds))$");  // the "::<line>" of a duplicate name is not part of it
+  CHECK(narrowing_note(npm).empty());
+}
+
+TEST_CASE("config notes: no fixhost.toml, a file without [[suites]], python only for pytest") {
+  TempRepo r;
+  r.write("package.json", "{\"devDependencies\": {\"jest\": \"^30\"}}\n");
+  auto c = load_config(r.dir);
+  REQUIRE(c.is_ok());
+  std::string notes;
+  for (const auto& n : c->notes) notes += n + "\n";
+  CHECK(notes.find("no fixhost.toml") != std::string::npos);
+  CHECK(notes.find("ython") == std::string::npos);  // no pytest suite: nothing about Python
+
+  r.write("fixhost.toml", "max_attempts = 2\n");
+  c = load_config(r.dir);
+  REQUIRE(c.is_ok());
+  notes.clear();
+  for (const auto& n : c->notes) notes += n + "\n";
+  CHECK(notes.find("no fixhost.toml") == std::string::npos);
+  CHECK(notes.find("has no [[suites]]") != std::string::npos);
+
+  r.write("fixhost.toml", "[[suites]]\nname = \"x\"\nrunner = \"pytest\"\nrerun = [\"sh\", \"t.sh\"]\n");
+  c = load_config(r.dir);
+  REQUIRE_FALSE(c.is_ok());
+  CHECK(c.status().message().find("{tests}") != std::string::npos);
 }

@@ -71,7 +71,7 @@ TEST_CASE("timeout kills the whole process group, grandchildren and setsid escap
   // A child that ignores SIGTERM, two grandchildren in the group, one that left it with setsid.
   s.argv = {"/bin/sh", "-c",
             "trap '' TERM; sleep 300 & echo pid=$!; sleep 300 & echo pid=$!; "
-            "setsid sleep 300 & echo pid=$!; wait"};
+            "setsid sleep 300 & echo pid=$!; while :; do sleep 0.05; done"};  // outlives its children's SIGTERM
   s.timeout = std::chrono::milliseconds(700);
   s.grace = std::chrono::milliseconds(300);
   auto r = run_process(s);

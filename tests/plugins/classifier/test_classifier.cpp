@@ -169,7 +169,7 @@ std::vector<Sample> samples() {
                   "def test_import_error():\n>       from shop.pricing import nothere\n"
                   "E       ImportError: cannot import name 'nothere' from 'shop.pricing' (/tmp/clsamp/py/shop/pricing.py)\n\n"
                   "test_samples.py:10: ImportError"),
-               "logic_bug", "py.cannot_import_name"});
+               "missing_dependency", "py.cannot_import_name"});  // issue 8: the name is missing
   // ---- jest ----
   s.push_back({"jest bare package missing",
                js("missing package",
@@ -182,7 +182,7 @@ std::vector<Sample> samples() {
                   "Error: Cannot find module './cart' from 'src/samples.test.js'\n"
                   "    at Resolver._throwModNotFoundError (/tmp/clsamp/js/node_modules/jest-resolve/build/index.js:1031:11)\n"
                   "    at Object.require (/tmp/clsamp/js/src/samples.test.js:7:3)\n" + k_circus),
-               "logic_bug", "js.relative_module_missing"});
+               "missing_dependency", "js.relative_module_missing"});  // issue 8
   s.push_back({"jest is not a function",
                js("not a function", "TypeError: pricing.discount is not a function\n"
                                     "    at Object.discount (/tmp/clsamp/js/src/samples.test.js:10:11)\n" + k_circus),

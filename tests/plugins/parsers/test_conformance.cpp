@@ -578,7 +578,7 @@ TEST_CASE("jest: a parsed test id given to the host's single-test argv runs exac
     suite.runner = "jest";
     suite.command = {"node", fx::jest_js().string()};
     fixhost::host::SuiteRequest req;
-    req.test_id = id;
+    req.test_ids = {id};
     req.root = dir;
     fx::fs::path report = tmp.path() / "one.json";
     auto argv = fixhost::host::suite_argv(suite, req, report.string());

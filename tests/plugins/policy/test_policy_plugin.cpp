@@ -29,12 +29,40 @@ constexpr const char* k_host_table = "protected = [ 'shop/payments/**' ]\ntest_e
 
 }  // namespace
 
-TEST_CASE("policy.so: a pure plugin subscribed to AttemptFinished") {
+TEST_CASE("policy.so: a pure plugin subscribed to AttemptFinished and SourceScanned") {
   LoadedPlugin p("policy");
   const auto info = p->info();
   CHECK(info.name == "policy");
   CHECK(info.kind == fixhost::sdk::PluginKind::pure);
-  CHECK(info.subscriptions == std::vector<ev::EventType>{ev::EventType::AttemptFinished});
+  CHECK(info.subscriptions ==
+        std::vector<ev::EventType>{ev::EventType::AttemptFinished, ev::EventType::SourceScanned});
+}
+
+// Issue 8: a package named after a protected word is said before the run, with the lines to write.
+TEST_CASE("policy.so: a built-in protection covering most source files is reported from the scan") {
+  auto scan = [](std::vector<std::string> paths) {
+    ev::SourceScanned s;
+    for (auto& p : paths) s.files.push_back({p, "python", {}});
+    return s;
+  };
+  const auto ledger = scan({"ledger/__init__.py", "ledger/accounts.py", "ledger/journal.py", "ledger/report.py",
+                            "tests/test_accounts.py", "tests/test_journal.py", "setup.py"});
+  LoadedPlugin p("policy");
+  REQUIRE(p->configure(k_host_table));
+  auto out = feed<ev::ProtectionTooWide>(p, ledger);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].protection == "payments");
+  CHECK(out[0].matched == "ledger");
+  CHECK(out[0].files_covered == 4);
+  CHECK(out[0].files_total == 5);  // test files are not counted
+  CHECK(out[0].suggestion.find("unprotect = [\"ledger/**\"]") != std::string::npos);
+
+  // The suggested line silences it; a repository where the word is one module does not warn.
+  LoadedPlugin q("policy");
+  REQUIRE(q->configure("unprotect = ['ledger/**']\n"));
+  CHECK(feed<ev::ProtectionTooWide>(q, ledger).empty());
+  CHECK(feed<ev::ProtectionTooWide>(p, scan({"shop/cart.py", "shop/payments.py", "shop/catalog.py", "shop/users.py"}))
+            .empty());
 }
 
 TEST_CASE("policy.so: a clean src fix emits nothing and a gamed attempt one violation per finding") {
