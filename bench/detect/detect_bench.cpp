@@ -1,11 +1,14 @@
 // bench_detect: what the flaky check costs on a suite with many failures (issue 8, item 5).
-//   1. writes a pytest project of --tests tests with --failures deterministic failures
-//      (bench/detect/make_fixture.py) and a fixhost.toml with flaky_reruns = 2;
+//   1. writes a pytest project of --tests tests with --failures deterministic failures, of
+//      which --slow-files files of 40 tests do a few milliseconds of real work per test
+//      (bench/detect/make_fixture.py), and a fixhost.toml with flaky_reruns = 2 (the default);
 //   2. times a bare run of the suite (`python3 -m pytest tests`), --runs times, median;
 //   3. times `hostctl detect` (suite run, parse, classify, order, flaky check), median, and
 //      `hostctl detect --no-flaky-check` for reference.
 // Prints the figures, then last `detect_over_bare: X` (target <= 1.5).
-// Usage: bench_detect [--tests N] [--failures N] [--runs N] [--dir DIR] [--keep]
+// Usage: bench_detect [--tests N] [--failures N] [--slow-files N] [--runs N] [--dir DIR] [--keep]
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,7 +55,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int tests = 600, failures = 70, runs = 3;
+  int tests = 600, failures = 70, slow_files = 6, runs = 3;
   fs::path dir;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
@@ -63,20 +66,23 @@ int main(int argc, char** argv) {
     };
     if (a == "--tests") tests = std::stoi(next());
     else if (a == "--failures") failures = std::stoi(next());
+    else if (a == "--slow-files") slow_files = std::stoi(next());
     else if (a == "--runs") runs = std::max(1, std::stoi(next()));
     else if (a == "--dir") dir = next();
     else if (a == "--keep") keep = true;
-    else die("unknown argument '" + a + "'; usage: bench_detect [--tests N] [--failures N] [--runs N] [--dir DIR] [--keep]");
+    else die("unknown argument '" + a + "'; usage: bench_detect [--tests N] [--failures N] [--slow-files N] [--runs N] "
+             "[--dir DIR] [--keep]");
   }
   if (dir.empty()) dir = fs::temp_directory_path() / ("fixhost-bench-detect-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const std::string python = "/usr/bin/python3";
   timed({python, FIXHOST_SOURCE_DIR "/bench/detect/make_fixture.py", dir.string(), "--tests", std::to_string(tests),
-         "--failures", std::to_string(failures)},
+         "--failures", std::to_string(failures), "--slow-files", std::to_string(slow_files)},
         fs::current_path(), {0});
   std::ofstream(dir / "fixhost.toml") << "flaky_reruns = 2\n[[suites]]\nname = \"py\"\nrunner = \"pytest\"\n"
                                          "command = [\"/usr/bin/python3\", \"-m\", \"pytest\", \"tests\"]\n";
-  std::printf("fixture: %d tests, %d failing, in %s\n", tests, failures, dir.c_str());
+  std::printf("fixture: %d tests, %d failing, %d files of slower tests, in %s\n", tests, failures, slow_files,
+              dir.c_str());
 
   std::vector<double> bare, detect, no_flaky;
   for (int i = 0; i < runs; ++i) {

@@ -4,6 +4,8 @@
 #include <sstream>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "fixhost/host/process.hpp"
 
 namespace fixhost::host::git {
@@ -19,13 +21,33 @@ std::string joined(const std::vector<std::string>& args) {
   for (const auto& a : args) out += " " + (a.find(' ') != std::string::npos ? "'" + a + "'" : a);
   return out;
 }
-}  // namespace
 
-Result<std::string> run(const fs::path& dir, const std::vector<std::string>& args) {
+// An empty directory of this process's own for core.hooksPath (removed at exit).
+const std::string& no_hooks_dir() {
+  static const std::string dir = [] {
+    std::string t = (fs::temp_directory_path() / "fixhost-no-hooks-XXXXXX").string();
+    if (::mkdtemp(t.data()) == nullptr) return std::string("/dev/null");  // no hook can live under it either
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(no_hooks_dir(), ec);
+    });
+    return t;
+  }();
+  return dir;
+}
+
+Result<std::string> run_git(const fs::path& dir, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env, bool isolated) {
   ProcessSpec spec;
   spec.argv = {"git", "-C", dir.string()};
+  if (isolated) {
+    spec.argv.insert(spec.argv.end(), {"-c", "core.hooksPath=" + no_hooks_dir(), "-c", "core.fsmonitor=false"});
+    spec.env["GIT_CONFIG_GLOBAL"] = "/dev/null";
+    spec.env["GIT_CONFIG_NOSYSTEM"] = "1";
+  }
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.timeout = std::chrono::minutes(5);
+  for (const auto& [k, v] : env) spec.env[k] = v;
   spec.env["GIT_TERMINAL_PROMPT"] = "0";
   spec.env["LC_ALL"] = "C";
   // Diffs and patches must come back whole (a cut patch would not apply): a generous cap, and
@@ -44,6 +66,17 @@ Result<std::string> run(const fs::path& dir, const std::vector<std::string>& arg
     return make_error(Errc::io_error, "'" + joined(args) + "' in '" + dir.string() + "' failed (exit " +
                                           std::to_string(r->exit_code) + "): " + trim_newline(r->output.data));
   return trim_newline(std::move(r->output.data));
+}
+
+}  // namespace
+
+Result<std::string> run(const fs::path& dir, const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env) {
+  return run_git(dir, args, env, true);
+}
+
+Result<std::string> run_as_user(const fs::path& dir, const std::vector<std::string>& args) {
+  return run_git(dir, args, {}, false);
 }
 
 bool is_repository(const fs::path& dir) {
@@ -144,6 +177,27 @@ Result<std::string> diffstat(const fs::path& dir, const std::string& a, const st
   return s;
 }
 
+Result<std::string> tree_from_patches(const fs::path& dir, const std::string& base,
+                                      const std::vector<std::string>& patches) {
+  std::string tmpl = (fs::temp_directory_path() / "fixhost-index-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return make_error(Errc::io_error, "cannot make a temporary directory");
+  const fs::path tmp(tmpl);
+  const std::map<std::string, std::string> env{{"GIT_INDEX_FILE", (tmp / "index").string()}};
+  auto done = [&](Result<std::string> r) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    return r;
+  };
+  if (auto r = run(dir, {"read-tree", base}, env); !r) return done(r.status());
+  for (std::size_t i = 0; i < patches.size(); ++i) {
+    if (patches[i].empty()) continue;
+    const fs::path file = tmp / ("patch-" + std::to_string(i));
+    std::ofstream(file, std::ios::binary) << patches[i];
+    if (auto r = run(dir, {"apply", "--cached", "--whitespace=nowarn", file.string()}, env); !r) return done(r.status());
+  }
+  return done(run(dir, {"write-tree"}, env));
+}
+
 Status apply_patch(const fs::path& worktree, const std::string& patch, bool reverse) {
   if (patch.empty()) return Status::ok();
   fs::path tmp = fs::temp_directory_path() / ("fixhost-patch-" + std::to_string(::getpid()) + "-" +
@@ -169,10 +223,11 @@ Result<fs::path> common_dir(const fs::path& dir) {
 
 std::vector<std::string> identity_args(const fs::path& dir) {
   std::vector<std::string> args;
-  auto name = run(dir, {"config", "user.name"});
-  auto email = run(dir, {"config", "user.email"});
-  if (!name || name->empty()) args.insert(args.end(), {"-c", "user.name=fixhost"});
-  if (!email || email->empty()) args.insert(args.end(), {"-c", "user.email=fixhost@localhost"});
+  // Always explicit: the commands that use them run without the global config.
+  auto name = run_git(dir, {"config", "user.name"}, {}, false);
+  auto email = run_git(dir, {"config", "user.email"}, {}, false);
+  args.insert(args.end(), {"-c", "user.name=" + (name && !name->empty() ? *name : std::string("fixhost"))});
+  args.insert(args.end(), {"-c", "user.email=" + (email && !email->empty() ? *email : std::string("fixhost@localhost"))});
   return args;
 }
 

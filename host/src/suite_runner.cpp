@@ -200,11 +200,17 @@ std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest
     argv.push_back("no:cacheprovider");
     // A file that fails to import must not hide the other files' failures.
     argv.push_back("--continue-on-collection-errors");
+    // The flaky check asks only pass or fail: no tracebacks, no assertion rewriting (which
+    // re-parses every test file, the larger part of a short re-run).
+    if (req.purpose == "flaky_check") argv.insert(argv.end(), {"--tb=no", "--assert=plain"});
   } else {
     argv.push_back("--json");
     argv.push_back("--outputFile=" + report_path);
     argv.push_back("--testLocationInResults");
     argv.push_back("--ci");
+    // A run of some tests needs no coverage: it costs most of a short run, and an unmet
+    // coverage threshold would fail a run whose tests all passed.
+    if (!req.test_ids.empty()) argv.push_back("--coverage=false");
   }
   return argv;
 }

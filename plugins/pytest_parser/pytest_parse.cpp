@@ -940,14 +940,20 @@ ParseOutcome parse_junit_xml(std::string_view xml, std::string_view output) {
     if (!failed && !skipped && !blocking_error && first_time) ++c.passed;
   };
 
-  auto visit_suite = [&](auto& self, pugi::xml_node suite) -> void {
+  // Depth-first over nested <testsuite>s with an explicit stack: a hostile report nested
+  // 100,000 deep must not overflow the call stack.
+  std::vector<pugi::xml_node> pending{root};
+  while (!pending.empty()) {
+    pugi::xml_node suite = pending.back();
+    pending.pop_back();
+    std::vector<pugi::xml_node> nested;
     for (pugi::xml_node ch = suite.first_child(); ch; ch = ch.next_sibling()) {
       std::string_view n = ch.name();
       if (n == "testcase") visit_case(ch);
-      else if (n == "testsuite") self(self, ch);
+      else if (n == "testsuite") nested.push_back(ch);
     }
-  };
-  visit_suite(visit_suite, root);
+    pending.insert(pending.end(), nested.rbegin(), nested.rend());
+  }
 
   // junit cannot tell a non-strict XPASS from a pass; pytest's final line can.
   if (scan.final_counts) {

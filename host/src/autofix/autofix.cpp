@@ -133,7 +133,9 @@ class Autofix {
   Status check_suites_run();
   // Removes the worktree and branch this run made (a run refused before any agent ran).
   void clean_up_worktree();
-  Result<Snapshot> snapshot();
+  // With `before`, .git files changed since it are put back first (and reported in meta).
+  Result<Snapshot> snapshot(const Snapshot* before = nullptr);
+  Status put_back_meta(const std::map<std::string, std::string>& before, const std::map<std::string, std::string>& now);
   Status restore(const Snapshot& before);
   std::vector<std::string> git_changes(const Snapshot& before, const Snapshot& after);
   std::vector<std::string> escapes(const std::vector<std::string>& touched);
@@ -188,6 +190,7 @@ class Autofix {
   std::vector<DetectedFailure> revealed_;  // waiting for the next round
   std::string revealed_by_;                // recheck | verify
   std::uint32_t round_ = 1;
+  std::string first_tree_;  // the worktree's tree before the first attempt
   bool stop_ = false;
   std::string stop_reason_;
   std::string commit_note_;
@@ -441,9 +444,26 @@ void Autofix::clean_up_worktree() {
   say("removed the worktree and branch " + res_.branch);
 }
 
-Result<Snapshot> Autofix::snapshot() {
+Status Autofix::put_back_meta(const std::map<std::string, std::string>& before,
+                              const std::map<std::string, std::string>& now) {
+  for (const auto& [path, text] : before)
+    if (auto it = now.find(path); it == now.end() || it->second != text)
+      if (auto st = write_file(path, text); !st) return st;
+  for (const auto& [path, text] : now)
+    if (!before.count(path) && path.find("/hooks/") != std::string::npos) {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+  return Status::ok();
+}
+
+Result<Snapshot> Autofix::snapshot(const Snapshot* before) {
   Snapshot s;
   s.meta = git_meta(common_, wt_);
+  // .git files the agent changed (config with a filter or fsmonitor, hooks) go back before any
+  // git command of ours reads them; what was seen is kept in s.meta for the policy to judge.
+  if (before && s.meta != before->meta)
+    if (auto st = put_back_meta(before->meta, s.meta); !st) return st;
   auto tree = git::snapshot_tree(wt_, excludes_);
   if (!tree) return tree.status();
   s.tree = *tree;
@@ -503,15 +523,7 @@ std::vector<std::string> Autofix::escapes(const std::vector<std::string>& touche
 
 Status Autofix::restore(const Snapshot& before) {
   // .git files first: without the worktree's .git link no git command works in it.
-  const auto now = git_meta(common_, wt_);
-  for (const auto& [path, text] : before.meta)
-    if (auto it = now.find(path); it == now.end() || it->second != text)
-      if (auto st = write_file(path, text); !st) return st;
-  for (const auto& [path, text] : now)
-    if (!before.meta.count(path) && path.find("/hooks/") != std::string::npos) {
-      std::error_code ec;
-      fs::remove(path, ec);
-    }
+  if (auto st = put_back_meta(before.meta, git_meta(common_, wt_)); !st) return st;
   // The run's own branch and HEAD go back; other refs may be the user's (they can commit while
   // a run works), so a change to one is reported, not undone.
   if (auto r = git::run(wt_, {"symbolic-ref", "HEAD", "refs/heads/" + res_.branch}); !r) return r.status();
@@ -579,6 +591,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
 
     auto before = snapshot();
     if (!before) return before.status();
+    if (first_tree_.empty()) first_tree_ = before->tree;
 
     events::AttemptStarted as;
     as.test_id = f.test_id;
@@ -609,7 +622,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     if (!pr) return pr.status();
     ++res_.agent_calls;
 
-    auto after = snapshot();
+    auto after = snapshot(&*before);
     if (!after) {
       // The agent broke the worktree beyond what snapshot() reads: put .git back and retry once.
       if (auto st = restore(*before); !st) return st;
@@ -1043,8 +1056,39 @@ Status Autofix::verify() {
 }
 
 Status Autofix::commit() {
-  auto tree = git::snapshot_tree(wt_, excludes_);
+  // The commit is built from what was judged (the base and the kept attempts' patches), never
+  // from what the worktree holds now: a process the agent left behind may have written since.
+  // The worktree must be what was judged: the state before the first attempt (which may hold
+  // files the suites wrote) with the kept patches on it.
+  std::vector<std::string> patches;
+  for (const auto& k : kept_) patches.push_back(k.patch);
+  auto tree = git::tree_from_patches(wt_, base_, patches);
   if (!tree) return tree.status();
+  auto judged = git::tree_from_patches(wt_, first_tree_, patches);
+  if (!judged) return judged.status();
+  auto live = git::snapshot_tree(wt_, excludes_);
+  if (!live) return live.status();
+  if (*live != *judged) {
+    auto changed = git::changed_files(wt_, *judged, *live);
+    std::string list;
+    if (changed)
+      for (std::size_t i = 0; i < changed->size() && i < 10; ++i) list += (i ? ", " : "") + (*changed)[i];
+    events::PolicyViolation pv;
+    pv.rule = "unjudged_change";
+    pv.detail = "the worktree changed after its last judged state (a process left behind by an agent?): " + list;
+    if (auto r = run_->publish(pv); !r) return r.status();
+    violations_.push_back("unjudged_change: " + pv.detail);
+    events::HumanAlert alert;
+    alert.reason = "other";
+    alert.summary = "files in the run's worktree changed after every attempt had been judged; nothing was committed";
+    alert.detail = "run " + res_.run_id + ": " + list + "; see `git -C " + wt_.string() + " status`";
+    if (auto r = run_->publish(alert); !r) return r.status();
+    say("stopped: " + pv.detail);
+    stop_ = true;
+    stop_reason_ = "the worktree changed after it was judged (unjudged_change); nothing was committed";
+    commit_note_ = stop_reason_;
+    return Status::ok();
+  }
   std::ostringstream msg;
   msg << "fixhost: fix " << kept_.size() << " failing test" << (kept_.size() == 1 ? "" : "s") << " (run "
       << res_.run_id << ")\n\n";

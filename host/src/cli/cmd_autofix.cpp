@@ -197,9 +197,9 @@ Result<std::string> merge_into(const fs::path& repo, const fs::path& store_dir, 
     std::vector<std::string> args = git::identity_args(repo);
     if (ff) args.insert(args.end(), {"merge", "--ff-only", "-q", commit});
     else args.insert(args.end(), {"merge", "--no-ff", "--no-edit", "-q", "-m", msg, commit});
-    auto m = git::run(repo, args);
+    auto m = git::run_as_user(repo, args);
     if (!m) {
-      (void)git::run(repo, {"merge", "--abort"});
+      (void)git::run_as_user(repo, {"merge", "--abort"});
       return make_error(Errc::refused, "'" + target + "' moved since the run started and the run's fix does not "
                                             "merge cleanly into it (nothing was changed): " + m.status().message() +
                                             "; merge the branch by hand or re-run autofix on the new HEAD");
@@ -217,9 +217,9 @@ Result<std::string> merge_into(const fs::path& repo, const fs::path& store_dir, 
   if (!a) return a.status();
   std::vector<std::string> args = git::identity_args(tmp);
   args.insert(args.end(), {"merge", "--no-ff", "--no-edit", "-q", "-m", msg, commit});
-  auto m = git::run(tmp, args);
+  auto m = git::run_as_user(tmp, args);
   Result<std::string> out = m ? git::head(tmp) : Result<std::string>(m.status());
-  if (!m) (void)git::run(tmp, {"merge", "--abort"});
+  if (!m) (void)git::run_as_user(tmp, {"merge", "--abort"});
   (void)git::worktree_remove(repo, tmp);
   if (!m)
     return make_error(Errc::refused, "'" + target + "' moved since the run started and the run's fix does not merge "
@@ -296,7 +296,7 @@ void register_approve(CLI::App& app, Shared& shared) {
         remote = r && !r->empty() ? *r : "origin";
       }
       ag.remote = remote;
-      auto p = git::run(repo, {"push", "-q", remote, "refs/heads/" + target + ":refs/heads/" + target});
+      auto p = git::run_as_user(repo, {"push", "-q", remote, "refs/heads/" + target + ":refs/heads/" + target});
       if (p) ag.pushed = true;
       else push_error = p.status().message();
     }

@@ -3,6 +3,7 @@
 // runner's own machine report, read here independently (pugixml for junit XML, nlohmann_json
 // for jest --json), and against pytest's own closing line. The text fallback of each run must
 // agree with the report parse.
+#include <sys/stat.h>
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -595,4 +596,41 @@ TEST_CASE("jest: a parsed test id given to the host's single-test argv runs exac
     REQUIRE(again.failures.size() == 1);
     CHECK(again.failures[0].test_id == id);
   }
+}
+
+// Issue 9: reports are read safely. 100,000 nested <testsuite> elements crashed the parser with
+// a stack overflow; a symlink to a secret, /dev/zero or a FIFO in place of the report must be
+// refused without reading or blocking.
+TEST_CASE("issue 9: a hostile junit report: deep nesting parses, links, devices and FIFOs are not read") {
+  std::string xml = "<?xml version=\"1.0\"?><testsuites>";
+  constexpr int k_depth = 100000;
+  for (int i = 0; i < k_depth; ++i) xml += "<testsuite>";
+  xml += "<testcase classname=\"tests.test_a\" name=\"test_deep\"><failure message=\"boom\">E   boom</failure></testcase>";
+  for (int i = 0; i < k_depth; ++i) xml += "</testsuite>";
+  xml += "</testsuites>";
+  auto out = fixhost::pytest_parser::parse_junit_xml(xml, "");
+  REQUIRE(out.failures.size() == 1);
+  CHECK(out.failures[0].test_name == "test_deep");
+
+  fx::TempDir tmp("fixhost-hostile-report");
+  std::uint64_t total = 0, cut = 0;
+  std::string why;
+  const fx::fs::path secret = tmp.path() / "secret";
+  fx::write_file(secret, "root:$6$hash:19000:0:99999:7:::\n");
+  fx::fs::create_symlink(secret, tmp.path() / "link.xml");
+  CHECK(fixhost::host::read_report_file(tmp.path() / "link.xml", 1 << 20, total, cut, why).empty());
+  CHECK(why.find("symbolic link") != std::string::npos);
+  why.clear();
+  REQUIRE(::mkfifo((tmp.path() / "fifo.xml").c_str(), 0600) == 0);
+  CHECK(fixhost::host::read_report_file(tmp.path() / "fifo.xml", 1 << 20, total, cut, why).empty());  // returns at once
+  CHECK(why.find("not a regular file") != std::string::npos);
+  why.clear();
+  CHECK(fixhost::host::read_report_file("/dev/zero", 1 << 20, total, cut, why).empty());
+  CHECK(why.find("not a regular file") != std::string::npos);
+  why.clear();
+  fx::write_file(tmp.path() / "big.xml", std::string(3u << 20, 'x'));
+  auto big = fixhost::host::read_report_file(tmp.path() / "big.xml", 1 << 20, total, cut, why);
+  CHECK(why.empty());
+  CHECK(total == (3u << 20));
+  CHECK(big.size() < (1u << 20) + 4096);  // read up to the cap (head and tail), not all of it
 }

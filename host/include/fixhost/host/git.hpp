@@ -11,8 +11,22 @@
 
 namespace fixhost::host::git {
 
-// Runs git in `dir`; the value is stdout with the trailing newline removed.
-Result<std::string> run(const std::filesystem::path& dir, const std::vector<std::string>& args);
+// Runs git in `dir`; the value is stdout with the trailing newline removed. Every command runs
+// with an isolated configuration: no global or system config (GIT_CONFIG_GLOBAL=/dev/null,
+// GIT_CONFIG_NOSYSTEM=1), hooks from an empty directory (core.hooksPath) and no fsmonitor, so
+// nothing an agent or a user's global config installs runs inside fixhost's own git commands.
+// `env` is set on top (GIT_INDEX_FILE for a private index).
+Result<std::string> run(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env = {});
+
+// For the human step only (`hostctl approve`: the merge into the user's branch and the push):
+// git with the user's own configuration, credentials and merge drivers included.
+Result<std::string> run_as_user(const std::filesystem::path& dir, const std::vector<std::string>& args);
+
+// The tree of `base` with `patches` (made by diff_trees(binary = true)) applied in order, built
+// in a private index: never read from a worktree.
+Result<std::string> tree_from_patches(const std::filesystem::path& dir, const std::string& base,
+                                      const std::vector<std::string>& patches);
 
 bool is_repository(const std::filesystem::path& dir);
 Result<std::string> head(const std::filesystem::path& dir);            // commit sha
@@ -36,7 +50,8 @@ Status worktree_add(const std::filesystem::path& repo, const std::filesystem::pa
 Status worktree_remove(const std::filesystem::path& repo, const std::filesystem::path& path);
 bool branch_exists(const std::filesystem::path& repo, const std::string& branch);
 
-// The identity arguments (-c user.name=fixhost ...) when the repository has none configured.
+// The identity arguments for a commit: -c user.name=... -c user.email=... with the user's own
+// identity (global config included, read as plain data) or fixhost's when there is none.
 std::vector<std::string> identity_args(const std::filesystem::path& dir);
 
 // Unified diff between two trees, with renames; `binary` adds --binary (for git apply).
