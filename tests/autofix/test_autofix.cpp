@@ -305,3 +305,48 @@ TEST_CASE("Ctrl-C during verification commits nothing and ends the run with its 
   auto runs = nlohmann::json::parse(p.hostctl("runs --json").out);
   CHECK(runs.back()["outcome"] == "aborted");
 }
+
+// Issue 9 (torture): SIGKILL of autofix at random points of a whole run (worktree creation,
+// detect, an attempt, the re-run, verify, the commit): the checkout stays byte-identical, the
+// log readable, and discard cleans up. FIXHOST_TORTURE_LONG=1 kills 40 times instead of 6.
+TEST_CASE("issue 9: SIGKILL of autofix at random points leaves the checkout byte-identical and discard cleans up") {
+  const int kills = std::getenv("FIXHOST_TORTURE_LONG") ? 40 : 6;
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> delay_ms(50, 6000);
+  for (int i = 0; i < kills; ++i) {
+    Project p;
+    make_dirty(p);
+    const auto before = checkout_fingerprint(p);
+    const int ms = delay_ms(rng);
+    INFO("kill " << i << " after " << ms << " ms");
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      if (::chdir(p.dir.c_str()) != 0) ::_exit(127);
+      const std::string a = agent("correct");
+      ::execl(FIXHOST_HOSTCTL, "hostctl", "-q", "autofix", "--agent", a.c_str(), (char*)nullptr);
+      ::_exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::kill(-pid, SIGKILL);  // what it had started, in its group
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+    CHECK(checkout_fingerprint(p) == before);
+    auto runs = p.hostctl("runs --json");
+    REQUIRE_MESSAGE(runs.code == 0, runs.out);
+    CHECK(p.hostctl("events --json").code == 0);
+    auto rj = nlohmann::json::parse(runs.out);
+    for (const auto& r : rj) {
+      const std::string run = r["run_id"];
+      auto d = p.hostctl("discard " + run);
+      CHECK_MESSAGE(d.code == 0, d.out);
+      CHECK_FALSE(fs::exists(p.dir / ".fixhost/worktrees" / run));
+    }
+    CHECK(p.git("branch --list 'fixhost/*'").empty());
+    CHECK(checkout_fingerprint(p) == before);
+  }
+}

@@ -41,11 +41,12 @@ constexpr std::size_t k_diff_cap = 4u << 20;             // head and tail of an 
 
 std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
 
+// Files an agent can reach (its summary, .git files) are read without following a symlink or
+// blocking on a FIFO, and only up to a cap; anything else reads as "".
 std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::uint64_t total = 0, cut = 0;
+  std::string why;
+  return read_report_file(p, 8u << 20, total, cut, why);
 }
 
 Status write_file(const fs::path& p, const std::string& text) {

@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "fixhost/host/suite_runner.hpp"
 #include "fixhost/sdk/stack_frames.hpp"
 #include "fixhost/host/cli_util.hpp"
 
@@ -13,9 +14,13 @@ namespace {
 
 constexpr std::size_t k_max_diff_in_prompt = 6000;
 
+// A source file of the worktree, read the way the agent cannot abuse (no symlink followed, no
+// FIFO blocked on, capped).
 std::vector<std::string> read_lines(const fs::path& p) {
   std::vector<std::string> out;
-  std::ifstream in(p);
+  std::uint64_t total = 0, cut = 0;
+  std::string why;
+  std::istringstream in(read_report_file(p, 8u << 20, total, cut, why));
   std::string line;
   while (std::getline(in, line) && out.size() < 20000) out.push_back(line);
   return out;
