@@ -34,8 +34,21 @@ const std::vector<std::string> k_unfixable_reasons = {"test_failed", "policy", "
 const std::vector<std::string> k_modes = {"detect", "autofix", "build", "heal", "replay", "sample"};
 
 // ---- the projection's records -------------------------------------------------------------
-// "w/<run>": RunWork, what the fold needs to go on; "s/<run>": RunSummary, what queries read;
-// "pr/<number>": the run that opened pull request <number>. All cereal binary.
+// Each record is small and an event touches a fixed number of them, so folding an append costs
+// the same on a log of any size. All values are cereal binary; a run id never holds a NUL, so
+// "<run>\0" ends it:
+//   s/<run>                            RunSummary: mode, start, per-category sums, heal, build
+//   x/<run>\0<test_id>                 TestWork: what the fold knows of one test of the run
+//   d/<run>\0<be64 seq>                a SuiteFinished of purpose detect (empty value)
+//   i/<run>\0<issue_id>                be64 ts of the issue's first SentryIssueIngested in the run
+//   q/<run>\0<be64 seq>                PrWork of the PrOpened with that seq
+//   pr/<number>                        <run>\0<be64 seq>: the PrOpened last seen with that number
+//   st/<run>\0<stream>                 StreamWork
+//   sw/<run>\0<category>\0<us><test>   a fix wall time of the run (empty value)
+//   t/modes                            Totals: the summaries of all started runs, by mode
+//   tw/<category>\0<us><run>\0<test>   a fix wall time of an autofix run (empty value)
+// <us> is the wall time in microseconds as be64 with the sign bit flipped (key order is
+// numeric order).
 
 // One test in one run.
 struct TestWork {
@@ -74,26 +87,13 @@ struct StreamWork {
   template <class Ar> void serialize(Ar& ar) { ar(finished, conflicted); }
 };
 
-struct RunWork {
-  bool started = false;
-  std::string mode;
-  std::int64_t start_us = 0;
-  std::vector<std::uint64_t> detect_suites;  // seqs of the run's SuiteFinished with purpose detect
-  std::map<std::string, TestWork> tests;
-  std::map<std::string, std::int64_t> issues;  // issue id -> ts of its first SentryIssueIngested
-  std::vector<PrWork> prs;
-  std::uint64_t merges = 0, integration_failed = 0, conflicts = 0;
-  std::int64_t wall_ms = 0, serial_ms = 0;
-  std::map<std::string, StreamWork> streams;
-  template <class Ar> void serialize(Ar& ar) {
-    ar(started, mode, start_us, detect_suites, tests, issues, prs, merges, integration_failed, conflicts, wall_ms,
-       serial_ms, streams);
-  }
-};
-
-// Autofix figures of one category, summable over runs.
-void sub_counts(std::map<std::string, std::uint64_t>& m, const std::map<std::string, std::uint64_t>& o) {
+// m += sign * o; entries that reach 0 are dropped.
+void add_counts(std::map<std::string, std::uint64_t>& m, const std::map<std::string, std::uint64_t>& o, int sign) {
   for (const auto& [k, v] : o) {
+    if (sign > 0) {
+      m[k] += v;
+      continue;
+    }
     auto it = m.find(k);
     if (it == m.end()) continue;
     it->second -= std::min(it->second, v);
@@ -101,35 +101,40 @@ void sub_counts(std::map<std::string, std::uint64_t>& m, const std::map<std::str
   }
 }
 
+// Autofix figures of one category, summable over tests and runs.
 struct CategorySum {
-  std::uint64_t present = 0;  // runs that have the category
+  std::uint64_t tests = 0;  // tests of the category; a category with none is not listed
   std::uint64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0, attempts_fixed = 0;
   std::map<std::string, std::uint64_t> reverts, violations, unfixable_reasons;
-  std::vector<std::int64_t> fix_wall_us;
+  std::vector<std::int64_t> fix_wall_us;  // filled in by queries from the wall records; not stored
   template <class Ar> void serialize(Ar& ar) {
-    ar(present, failures, fixed, unfixable, flaky, attempts_fixed, reverts, violations, unfixable_reasons, fix_wall_us);
+    ar(tests, failures, fixed, unfixable, flaky, attempts_fixed, reverts, violations, unfixable_reasons);
   }
-  // Without fix_wall_us (the totals keep those apart).
-  void sub(const CategorySum& o) {
-    present -= o.present, failures -= o.failures, fixed -= o.fixed, unfixable -= o.unfixable, flaky -= o.flaky;
-    attempts_fixed -= o.attempts_fixed;
-    sub_counts(reverts, o.reverts);
-    sub_counts(violations, o.violations);
-    sub_counts(unfixable_reasons, o.unfixable_reasons);
-  }
-  void add(const CategorySum& o) {
-    present += o.present;
-    failures += o.failures;
-    fixed += o.fixed;
-    unfixable += o.unfixable;
-    flaky += o.flaky;
-    attempts_fixed += o.attempts_fixed;
-    for (const auto& [k, v] : o.reverts) reverts[k] += v;
-    for (const auto& [k, v] : o.violations) violations[k] += v;
-    for (const auto& [k, v] : o.unfixable_reasons) unfixable_reasons[k] += v;
-    fix_wall_us.insert(fix_wall_us.end(), o.fix_wall_us.begin(), o.fix_wall_us.end());
+  void add(const CategorySum& o, int sign = 1) {
+    auto u = [sign](std::uint64_t& a, std::uint64_t b) { a = sign > 0 ? a + b : a - std::min(a, b); };
+    u(tests, o.tests), u(failures, o.failures), u(fixed, o.fixed), u(unfixable, o.unfixable), u(flaky, o.flaky);
+    u(attempts_fixed, o.attempts_fixed);
+    add_counts(reverts, o.reverts, sign);
+    add_counts(violations, o.violations, sign);
+    add_counts(unfixable_reasons, o.unfixable_reasons, sign);
+    if (sign > 0) fix_wall_us.insert(fix_wall_us.end(), o.fix_wall_us.begin(), o.fix_wall_us.end());
   }
 };
+
+using Categories = std::map<std::string, CategorySum>;
+
+void add_categories(Categories& m, const Categories& o, int sign) {
+  for (const auto& [cat, c] : o) {
+    if (sign > 0) {
+      m[cat].add(c);
+      continue;
+    }
+    auto it = m.find(cat);
+    if (it == m.end()) continue;
+    it->second.add(c, -1);
+    if (it->second.tests == 0) m.erase(it);
+  }
+}
 
 struct HealSum {
   std::uint64_t prs = 0, checked = 0, stopped = 0, resolved = 0, false_positive = 0, merged = 0, overridden = 0;
@@ -159,17 +164,18 @@ struct RunSummary {
   bool started = false;
   std::string mode;
   std::int64_t start_us = 0;
-  std::map<std::string, CategorySum> categories;
+  Categories categories;
   HealSum heal;
   BuildSum build;
   template <class Ar> void serialize(Ar& ar) { ar(started, mode, start_us, categories, heal, build); }
+  bool autofix() const { return started && mode == "autofix"; }
 };
 
-// Every started run's summary added up, by mode ("t/modes"); the autofix fix wall times of a
-// category are kept sorted apart ("t/wall/<category>") so that most updates leave them alone.
+// Every started run's summary added up, by mode ("t/modes"); the fix wall times of autofix runs
+// are records of their own ("tw/...").
 struct ModeTotals {
   std::uint64_t runs = 0;
-  std::map<std::string, CategorySum> categories;  // fix_wall_us empty
+  Categories categories;
   HealSum heal;
   BuildSum build;
   template <class Ar> void serialize(Ar& ar) { ar(runs, categories, heal, build); }
@@ -203,56 +209,100 @@ Result<T> from_bytes(std::string_view bytes, std::string_view key) {
   return t;
 }
 
-RunSummary summarize(const RunWork& w) {
-  RunSummary s;
-  s.started = w.started;
-  s.mode = w.mode;
-  s.start_us = w.start_us;
-  for (const auto& [id, t] : w.tests) {
-    const std::string& cat = !t.attempt_category.empty() ? t.attempt_category
-                             : !t.classified.empty()     ? t.classified
-                                                         : k_categories.back();
-    CategorySum& c = s.categories[cat];
-    c.present = 1;
-    for (const auto& [k, v] : t.reverts) c.reverts[k] += v;
-    for (const auto& [k, v] : t.violations) c.violations[k] += v;
-    if (!t.detected && t.outcome.empty()) continue;  // not one of the run's failures
-    ++c.failures;
-    if (t.flake || t.outcome == "flaky") ++c.flaky;
-    if (t.outcome == "fixed") {
-      ++c.fixed;
-      c.attempts_fixed += t.attempts;
-      if (t.attempted) c.fix_wall_us.push_back(t.resolved_us - t.first_attempt_us);
-    } else if (t.outcome == "unfixable") {
-      ++c.unfixable;
-      ++c.unfixable_reasons[t.last_revert.empty() ? "none" : t.last_revert];
-    }
-  }
-  for (const auto& pr : w.prs) {
-    ++s.heal.prs;
-    s.heal.time_to_pr_us += pr.opened_us - pr.from_us;
-    if (pr.recurrence >= 0) ++s.heal.checked;
-    if (pr.recurrence == 1) ++s.heal.stopped;
-    if (pr.resolved) {
-      ++s.heal.resolved;
-      if (pr.state != "merged" || pr.recurrence == 0) ++s.heal.false_positive;
-      if (pr.state == "merged") {
-        ++s.heal.merged;
-        if (pr.human_commits > 0) ++s.heal.overridden;
-      }
-    }
-  }
-  s.build.merges = w.merges;
-  s.build.integration_failed = w.integration_failed;
-  s.build.conflicts = w.conflicts;
-  s.build.wall_ms = w.wall_ms;
-  s.build.serial_ms = w.serial_ms;
-  for (const auto& [name, st] : w.streams) {
-    if (!st.finished) continue;
-    ++s.build.streams;
-    if (st.conflicted) ++s.build.streams_conflicted;
-  }
+std::string be64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
+}
+std::uint64_t get_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+std::string us_key(std::int64_t us) { return be64(static_cast<std::uint64_t>(us) ^ (std::uint64_t{1} << 63)); }
+std::int64_t us_of_key(std::string_view k) { return static_cast<std::int64_t>(get_be64(k) ^ (std::uint64_t{1} << 63)); }
+
+std::string run_key(std::string_view kind, std::string_view run) {
+  std::string k(kind);
+  k += run;
+  k.push_back('\0');
+  return k;
+}
+std::string sw_prefix(std::string_view run) { return run_key("sw/", run); }
+std::string tw_prefix(std::string_view category) { return run_key("tw/", category); }
+
+// Calls f(category, us) for each wall record key under `prefix` (a sw/ or tw/ prefix with the
+// category still to come for sw/, already given for tw/).
+Status scan_walls(const store::ProjectionView& view, const std::string& prefix, bool with_category,
+                  const std::function<void(std::string_view, std::int64_t)>& f) {
+  return view.scan(prefix, [&](std::string_view key, std::string_view) {
+    std::string_view rest = key.substr(prefix.size());
+    std::string_view cat;
+    if (with_category) {
+      const auto nul = rest.find('\0');
+      if (nul == std::string_view::npos) return true;
+      cat = rest.substr(0, nul);
+      rest = rest.substr(nul + 1);
+    }
+    if (rest.size() >= 8) f(cat, us_of_key(rest));
+    return true;
+  });
+}
+
+// What one test adds to its run's summary.
+struct TestPart {
+  std::string category;
+  CategorySum sum;
+  std::optional<std::int64_t> wall_us;
+};
+
+TestPart part_of(const TestWork& t) {
+  TestPart p;
+  p.category = !t.attempt_category.empty() ? t.attempt_category
+               : !t.classified.empty()     ? t.classified
+                                           : k_categories.back();
+  CategorySum& c = p.sum;
+  c.tests = 1;
+  c.reverts = t.reverts;
+  c.violations = t.violations;
+  if (!t.detected && t.outcome.empty()) return p;  // not one of the run's failures
+  ++c.failures;
+  if (t.flake || t.outcome == "flaky") ++c.flaky;
+  if (t.outcome == "fixed") {
+    ++c.fixed;
+    c.attempts_fixed += t.attempts;
+    if (t.attempted) p.wall_us = t.resolved_us - t.first_attempt_us;
+  } else if (t.outcome == "unfixable") {
+    ++c.unfixable;
+    ++c.unfixable_reasons[t.last_revert.empty() ? "none" : t.last_revert];
+  }
+  return p;
+}
+
+HealSum part_of(const PrWork& pr) {
+  HealSum h;
+  h.prs = 1;
+  h.time_to_pr_us = pr.opened_us - pr.from_us;
+  if (pr.recurrence >= 0) ++h.checked;
+  if (pr.recurrence == 1) ++h.stopped;
+  if (pr.resolved) {
+    ++h.resolved;
+    if (pr.state != "merged" || pr.recurrence == 0) ++h.false_positive;
+    if (pr.state == "merged") {
+      ++h.merged;
+      if (pr.human_commits > 0) ++h.overridden;
+    }
+  }
+  return h;
+}
+
+BuildSum part_of(const StreamWork& s) {
+  BuildSum b;
+  if (s.finished) {
+    b.streams = 1;
+    if (s.conflicted) b.streams_conflicted = 1;
+  }
+  return b;
 }
 
 // ---- the fold -----------------------------------------------------------------------------
@@ -260,7 +310,7 @@ RunSummary summarize(const RunWork& w) {
 class StatsProjection final : public store::Projection {
  public:
   std::string name() const override { return std::string(k_stats_projection); }
-  std::uint32_t version() const override { return 1; }
+  std::uint32_t version() const override { return 2; }
   Status apply(std::span<const events::Event> evs, store::ProjectionState& state) const override;
 };
 
@@ -278,165 +328,288 @@ bool wanted(EventType t) {
   }
 }
 
-Status StatsProjection::apply(std::span<const events::Event> evs, store::ProjectionState& state) const {
-  std::unordered_map<std::string, RunWork> cache;
-  std::vector<std::string> dirty;
-  auto work = [&](const std::string& run) -> Result<RunWork*> {
-    auto it = cache.find(run);
+// One apply call: records read once, changed in memory, written back at the end; each event
+// changes its run's summary by what it changes of one test, PR or stream.
+class Fold {
+ public:
+  explicit Fold(store::ProjectionState& state) : state_(state) {}
+  Status event(const events::Event& e);
+  Status finish();
+
+ private:
+  struct Run {
+    std::optional<RunSummary> before;  // as stored when the fold began
+    RunSummary now;
+  };
+  template <class T>
+  Result<std::optional<T>*> load(std::map<std::string, std::optional<T>>& cache, const std::string& key) {
+    auto it = cache.find(key);
     if (it != cache.end()) return &it->second;
-    const std::string key = "w/" + run;
-    auto rec = state.get(key);
+    auto rec = state_.get(key);
     if (!rec) return rec.status();
-    RunWork w;
+    std::optional<T> v;
     if (*rec) {
-      auto d = from_bytes<RunWork>(**rec, key);
+      auto d = from_bytes<T>(**rec, key);
       if (!d) return d.status();
-      w = std::move(*d);
+      v = std::move(*d);
     }
-    dirty.push_back(run);
-    return &cache.emplace(run, std::move(w)).first->second;
-  };
-  // The PR with this number and the run that opened it (nullptr when no PrOpened has it).
-  auto find_pr = [&](std::uint64_t number) -> Result<PrWork*> {
-    auto rec = state.get("pr/" + std::to_string(number));
-    if (!rec) return rec.status();
-    if (!*rec) return static_cast<PrWork*>(nullptr);
-    auto w = work(**rec);
-    if (!w) return w.status();
-    for (auto it = (*w)->prs.rbegin(); it != (*w)->prs.rend(); ++it)
-      if (it->number == number) return &*it;
-    return static_cast<PrWork*>(nullptr);
-  };
+    return &cache.emplace(key, std::move(v)).first->second;
+  }
+  Result<Run*> run(const std::string& id);
+  // Changes one test with `change` and its run's summary (and the wall records) by the difference.
+  Status test(const std::string& run_id, const std::string& test_id, const std::function<void(TestWork&)>& change);
+  void put_part(Run& r, const std::string& run_id, const std::string& test_id, const TestPart& p, int sign);
+  // The PR last opened with this number: its record key and its run; nullopt when none was.
+  Result<std::optional<std::pair<std::string, std::string>>> find_pr(std::uint64_t number);
+  Status change_pr(std::uint64_t number, const std::function<void(PrWork&)>& change);
+  Status change_stream(const std::string& run_id, const std::string& stream, const std::function<void(StreamWork&)>& change);
+
+  store::ProjectionState& state_;
+  std::map<std::string, Run> runs_;
+  std::map<std::string, std::optional<TestWork>> tests_;
+  std::map<std::string, std::optional<PrWork>> prs_;
+  std::map<std::string, std::optional<StreamWork>> streams_;
+};
+
+Result<Fold::Run*> Fold::run(const std::string& id) {
+  auto it = runs_.find(id);
+  if (it != runs_.end()) return &it->second;
+  const std::string key = "s/" + id;
+  auto rec = state_.get(key);
+  if (!rec) return rec.status();
+  Run r;
+  if (*rec) {
+    auto d = from_bytes<RunSummary>(**rec, key);
+    if (!d) return d.status();
+    r.before = *d;
+    r.now = std::move(*d);
+  }
+  return &runs_.emplace(id, std::move(r)).first->second;
+}
+
+void Fold::put_part(Run& r, const std::string& run_id, const std::string& test_id, const TestPart& p, int sign) {
+  Categories one;
+  one.emplace(p.category, p.sum);
+  add_categories(r.now.categories, one, sign);
+  if (!p.wall_us) return;
+  std::string sw = sw_prefix(run_id) + p.category;
+  sw.push_back('\0');
+  sw += us_key(*p.wall_us);
+  sw += test_id;
+  if (sign > 0) state_.put(sw, "");
+  else state_.erase(sw);
+  if (!r.now.autofix()) return;
+  std::string tw = tw_prefix(p.category) + us_key(*p.wall_us) + run_key("", run_id) + test_id;
+  if (sign > 0) state_.put(tw, "");
+  else state_.erase(tw);
+}
+
+Status Fold::test(const std::string& run_id, const std::string& test_id, const std::function<void(TestWork&)>& change) {
+  auto r = run(run_id);
+  if (!r) return r.status();
+  auto t = load(tests_, run_key("x/", run_id) + test_id);
+  if (!t) return t.status();
+  std::optional<TestWork>& w = **t;
+  if (w) put_part(**r, run_id, test_id, part_of(*w), -1);
+  else w.emplace();
+  change(*w);
+  put_part(**r, run_id, test_id, part_of(*w), 1);
+  return Status::ok();
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> Fold::find_pr(std::uint64_t number) {
+  using Found = std::optional<std::pair<std::string, std::string>>;
+  auto rec = state_.get("pr/" + std::to_string(number));
+  if (!rec) return rec.status();
+  if (!*rec) return Found();
+  const std::string& v = **rec;
+  const auto nul = v.find('\0');
+  if (nul == std::string::npos || v.size() != nul + 9)
+    return make_error(Errc::corruption, "stats record 'pr/" + std::to_string(number) +
+                                            "' is malformed; run 'hostctl stats --rebuild' for figures from the log");
+  const std::string run_id = v.substr(0, nul);
+  return Found(std::make_pair(run_key("q/", run_id) + v.substr(nul + 1), run_id));
+}
+
+Status Fold::change_pr(std::uint64_t number, const std::function<void(PrWork&)>& change) {
+  auto found = find_pr(number);
+  if (!found) return found.status();
+  if (!*found) return Status::ok();  // events about a PR nobody opened are ignored
+  auto r = run((*found)->second);
+  if (!r) return r.status();
+  auto pr = load(prs_, (*found)->first);
+  if (!pr) return pr.status();
+  if (!**pr) return Status::ok();
+  (*r)->now.heal.add(part_of(***pr), -1);
+  change(***pr);
+  (*r)->now.heal.add(part_of(***pr), 1);
+  return Status::ok();
+}
+
+Status Fold::change_stream(const std::string& run_id, const std::string& stream,
+                           const std::function<void(StreamWork&)>& change) {
+  auto r = run(run_id);
+  if (!r) return r.status();
+  auto s = load(streams_, run_key("st/", run_id) + stream);
+  if (!s) return s.status();
+  if (!**s) (*s)->emplace();
+  (*r)->now.build.add(part_of(***s), -1);
+  change(***s);
+  (*r)->now.build.add(part_of(***s), 1);
+  return Status::ok();
+}
+
+Status Fold::event(const events::Event& e) {
+  if (!wanted(e.type)) return Status::ok();
+  auto rr = run(e.run_id);
+  if (!rr) return rr.status();
+  Run& r = **rr;
 #define FIXHOST_DECODE(Type, var)                 \
   auto var##_r = events::decode<events::Type>(e); \
   if (!var##_r) return var##_r.status();          \
   const events::Type& var = *var##_r
-
-  for (const auto& e : evs) {
-    if (!wanted(e.type)) continue;
-    auto wr = work(e.run_id);
-    if (!wr) return wr.status();
-    RunWork& w = **wr;
-    switch (e.type) {
-      case EventType::RunStarted: {
-        FIXHOST_DECODE(RunStarted, p);
-        w.started = true;
-        w.mode = p.mode;
-        w.start_us = e.ts_us;
-        break;
-      }
-      case EventType::SuiteFinished: {
-        FIXHOST_DECODE(SuiteFinished, p);
-        if (p.purpose == "detect") w.detect_suites.push_back(e.seq);
-        break;
-      }
-      case EventType::FailureDetected: {
-        if (std::find(w.detect_suites.begin(), w.detect_suites.end(), e.causation) == w.detect_suites.end()) break;
-        FIXHOST_DECODE(FailureDetected, p);
-        w.tests[p.test_id].detected = true;
-        break;
-      }
-      case EventType::FailureClassified: {
-        FIXHOST_DECODE(FailureClassified, p);
-        auto& t = w.tests[p.test_id];
-        if (t.classified.empty()) t.classified = p.category;
-        break;
-      }
-      case EventType::FlakeDetected: {
-        FIXHOST_DECODE(FlakeDetected, p);
-        w.tests[p.test_id].flake = true;
-        break;
-      }
-      case EventType::AttemptStarted: {
-        FIXHOST_DECODE(AttemptStarted, p);
-        auto& t = w.tests[p.test_id];
-        if (!t.attempted) {
-          t.attempted = true;
-          t.attempt_category = p.category;
-          t.first_attempt_us = e.ts_us;
+  switch (e.type) {
+    case EventType::RunStarted: {
+      FIXHOST_DECODE(RunStarted, p);
+      const bool was_autofix = r.now.autofix();
+      r.now.started = true;
+      r.now.mode = p.mode;
+      r.now.start_us = e.ts_us;
+      if (was_autofix != r.now.autofix()) {
+        // The run's wall times join or leave the autofix totals.
+        std::vector<std::string> keys;
+        auto s = state_.scan(sw_prefix(e.run_id), [&](std::string_view key, std::string_view) {
+          keys.emplace_back(key.substr(sw_prefix(e.run_id).size()));
+          return true;
+        });
+        if (!s) return s;
+        for (const auto& k : keys) {
+          const auto nul = k.find('\0');
+          if (nul == std::string::npos || k.size() < nul + 9) continue;
+          const std::string tw = tw_prefix(k.substr(0, nul)) + k.substr(nul + 1, 8) + run_key("", e.run_id) + k.substr(nul + 9);
+          if (r.now.autofix()) state_.put(tw, "");
+          else state_.erase(tw);
         }
-        break;
       }
-      case EventType::PolicyViolation: {
-        FIXHOST_DECODE(PolicyViolation, p);
-        ++w.tests[p.test_id].violations[p.rule];
-        break;
-      }
-      case EventType::Reverted: {
-        FIXHOST_DECODE(Reverted, p);
-        auto& t = w.tests[p.test_id];
+      break;
+    }
+    case EventType::SuiteFinished: {
+      FIXHOST_DECODE(SuiteFinished, p);
+      if (p.purpose == "detect") state_.put(run_key("d/", e.run_id) + be64(e.seq), "");
+      break;
+    }
+    case EventType::FailureDetected: {
+      auto suite = state_.get(run_key("d/", e.run_id) + be64(e.causation));
+      if (!suite) return suite.status();
+      if (!*suite) break;
+      FIXHOST_DECODE(FailureDetected, p);
+      return test(e.run_id, p.test_id, [](TestWork& t) { t.detected = true; });
+    }
+    case EventType::FailureClassified: {
+      FIXHOST_DECODE(FailureClassified, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) {
+        if (t.classified.empty()) t.classified = p.category;
+      });
+    }
+    case EventType::FlakeDetected: {
+      FIXHOST_DECODE(FlakeDetected, p);
+      return test(e.run_id, p.test_id, [](TestWork& t) { t.flake = true; });
+    }
+    case EventType::AttemptStarted: {
+      FIXHOST_DECODE(AttemptStarted, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) {
+        if (t.attempted) return;
+        t.attempted = true;
+        t.attempt_category = p.category;
+        t.first_attempt_us = e.ts_us;
+      });
+    }
+    case EventType::PolicyViolation: {
+      FIXHOST_DECODE(PolicyViolation, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) { ++t.violations[p.rule]; });
+    }
+    case EventType::Reverted: {
+      FIXHOST_DECODE(Reverted, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) {
         ++t.reverts[p.reason];
         t.last_revert = p.reason;
-        break;
-      }
-      case EventType::FailureResolved: {
-        FIXHOST_DECODE(FailureResolved, p);
-        auto& t = w.tests[p.test_id];
+      });
+    }
+    case EventType::FailureResolved: {
+      FIXHOST_DECODE(FailureResolved, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) {
         t.outcome = p.outcome;
         t.attempts = p.attempts;
         t.resolved_us = e.ts_us;
-        break;
-      }
-      case EventType::SentryIssueIngested: {
-        FIXHOST_DECODE(SentryIssueIngested, p);
-        w.issues.emplace(p.issue_id, e.ts_us);
-        break;
-      }
-      case EventType::PrOpened: {
-        FIXHOST_DECODE(PrOpened, p);
-        PrWork pr;
-        pr.number = p.number;
-        pr.opened_us = e.ts_us;
-        auto it = w.issues.find(p.issue_id);
-        pr.from_us = it != w.issues.end() ? it->second : w.started ? w.start_us : e.ts_us;
-        w.prs.push_back(pr);
-        state.put("pr/" + std::to_string(p.number), e.run_id);
-        break;
-      }
-      case EventType::PrResolved: {
-        FIXHOST_DECODE(PrResolved, p);
-        auto pr = find_pr(p.number);
-        if (!pr) return pr.status();
-        if (*pr) {
-          (*pr)->resolved = true;
-          (*pr)->state = p.state;
-          (*pr)->human_commits = p.human_commits;
-        }
-        break;
-      }
-      case EventType::ErrorRecurrenceChecked: {
-        FIXHOST_DECODE(ErrorRecurrenceChecked, p);
-        auto pr = find_pr(p.pr_number);
-        if (!pr) return pr.status();
-        if (*pr) (*pr)->recurrence = p.stopped ? 1 : 0;
-        break;
-      }
-      case EventType::StreamFinished: {
-        FIXHOST_DECODE(StreamFinished, p);
-        w.streams[p.stream].finished = true;
-        break;
-      }
-      case EventType::MergeConflict: {
-        FIXHOST_DECODE(MergeConflict, p);
-        w.streams[p.stream].conflicted = true;
-        ++w.conflicts;
-        break;
-      }
-      case EventType::WorktreesMerged: {
-        FIXHOST_DECODE(WorktreesMerged, p);
-        ++w.merges;
-        w.wall_ms += p.wall_ms;
-        w.serial_ms += p.serial_ms;
-        if (!p.integration_passed) ++w.integration_failed;
-        break;
-      }
-      default:
-        break;
+      });
     }
+    case EventType::SentryIssueIngested: {
+      FIXHOST_DECODE(SentryIssueIngested, p);
+      const std::string key = run_key("i/", e.run_id) + p.issue_id;
+      auto have = state_.get(key);
+      if (!have) return have.status();
+      if (!*have) state_.put(key, be64(static_cast<std::uint64_t>(e.ts_us)));
+      break;
+    }
+    case EventType::PrOpened: {
+      FIXHOST_DECODE(PrOpened, p);
+      PrWork pr;
+      pr.number = p.number;
+      pr.opened_us = e.ts_us;
+      auto issue = state_.get(run_key("i/", e.run_id) + p.issue_id);
+      if (!issue) return issue.status();
+      if (*issue && (*issue)->size() == 8) pr.from_us = static_cast<std::int64_t>(get_be64(**issue));
+      else pr.from_us = r.now.started ? r.now.start_us : e.ts_us;
+      r.now.heal.add(part_of(pr));
+      prs_[run_key("q/", e.run_id) + be64(e.seq)] = pr;
+      state_.put("pr/" + std::to_string(p.number), run_key("", e.run_id) + be64(e.seq));
+      break;
+    }
+    case EventType::PrResolved: {
+      FIXHOST_DECODE(PrResolved, p);
+      return change_pr(p.number, [&](PrWork& pr) {
+        pr.resolved = true;
+        pr.state = p.state;
+        pr.human_commits = p.human_commits;
+      });
+    }
+    case EventType::ErrorRecurrenceChecked: {
+      FIXHOST_DECODE(ErrorRecurrenceChecked, p);
+      return change_pr(p.pr_number, [&](PrWork& pr) { pr.recurrence = p.stopped ? 1 : 0; });
+    }
+    case EventType::StreamFinished: {
+      FIXHOST_DECODE(StreamFinished, p);
+      return change_stream(e.run_id, p.stream, [](StreamWork& s) { s.finished = true; });
+    }
+    case EventType::MergeConflict: {
+      FIXHOST_DECODE(MergeConflict, p);
+      ++r.now.build.conflicts;
+      return change_stream(e.run_id, p.stream, [](StreamWork& s) { s.conflicted = true; });
+    }
+    case EventType::WorktreesMerged: {
+      FIXHOST_DECODE(WorktreesMerged, p);
+      ++r.now.build.merges;
+      r.now.build.wall_ms += p.wall_ms;
+      r.now.build.serial_ms += p.serial_ms;
+      if (!p.integration_passed) ++r.now.build.integration_failed;
+      break;
+    }
+    default:
+      break;
   }
 #undef FIXHOST_DECODE
-  if (dirty.empty()) return Status::ok();
-  auto totals_rec = state.get("t/modes");
+  return Status::ok();
+}
+
+Status Fold::finish() {
+  for (const auto& [key, t] : tests_)
+    if (t) state_.put(key, to_bytes(*t));
+  for (const auto& [key, pr] : prs_)
+    if (pr) state_.put(key, to_bytes(*pr));
+  for (const auto& [key, s] : streams_)
+    if (s) state_.put(key, to_bytes(*s));
+  if (runs_.empty()) return Status::ok();
+  auto totals_rec = state_.get("t/modes");
   if (!totals_rec) return totals_rec.status();
   Totals totals;
   if (*totals_rec) {
@@ -444,70 +617,29 @@ Status StatsProjection::apply(std::span<const events::Event> evs, store::Project
     if (!t) return t.status();
     totals = std::move(*t);
   }
-  std::map<std::string, std::vector<std::int64_t>> walls;  // categories whose wall times change
-  auto wall_of = [&](const std::string& cat) -> Result<std::vector<std::int64_t>*> {
-    auto it = walls.find(cat);
-    if (it != walls.end()) return &it->second;
-    const std::string key = "t/wall/" + cat;
-    auto rec = state.get(key);
-    if (!rec) return rec.status();
-    std::vector<std::int64_t> v;
-    if (*rec) {
-      auto d = from_bytes<std::vector<std::int64_t>>(**rec, key);
-      if (!d) return d.status();
-      v = std::move(*d);
-    }
-    return &walls.emplace(cat, std::move(v)).first->second;
-  };
-  for (const auto& run : dirty) {
-    const RunWork& w = cache.at(run);
-    const std::string key = "s/" + run;
-    auto old_rec = state.get(key);
-    if (!old_rec) return old_rec.status();
-    RunSummary now = summarize(w);
-    std::optional<RunSummary> before;
-    if (*old_rec) {
-      auto d = from_bytes<RunSummary>(**old_rec, key);
-      if (!d) return d.status();
-      before = std::move(*d);
-    }
-    // Take the run's old figures out of the totals and put its new ones in.
+  // Take each run's old figures out of the totals and put its new ones in.
+  for (const auto& [id, r] : runs_) {
     for (int sign : {-1, 1}) {
-      const RunSummary* r = sign < 0 ? (before ? &*before : nullptr) : &now;
-      if (!r || !r->started) continue;
-      ModeTotals& m = totals[r->mode];
+      const RunSummary* s = sign < 0 ? (r.before ? &*r.before : nullptr) : &r.now;
+      if (!s || !s->started) continue;
+      ModeTotals& m = totals[s->mode];
       m.runs = sign > 0 ? m.runs + 1 : m.runs - 1;
-      m.heal.add(r->heal, sign);
-      m.build.add(r->build, sign);
-      for (const auto& [cat, c] : r->categories) {
-        if (sign > 0) {
-          CategorySum copy = c;
-          copy.fix_wall_us.clear();
-          m.categories[cat].add(copy);
-        } else if (auto it = m.categories.find(cat); it != m.categories.end()) {
-          it->second.sub(c);
-          if (it->second.present == 0) m.categories.erase(it);
-        }
-        if (r->mode != "autofix" || c.fix_wall_us.empty()) continue;
-        auto wv = wall_of(cat);
-        if (!wv) return wv.status();
-        for (std::int64_t us : c.fix_wall_us) {
-          auto pos = std::lower_bound((*wv)->begin(), (*wv)->end(), us);
-          if (sign > 0) (*wv)->insert(pos, us);
-          else if (pos != (*wv)->end() && *pos == us) (*wv)->erase(pos);
-        }
-      }
-      if (sign < 0 && m.runs == 0) totals.erase(r->mode);
+      m.heal.add(s->heal, sign);
+      m.build.add(s->build, sign);
+      add_categories(m.categories, s->categories, sign);
+      if (sign < 0 && m.runs == 0) totals.erase(s->mode);
     }
-    state.put("w/" + run, to_bytes(w));
-    state.put(key, to_bytes(now));
+    state_.put("s/" + id, to_bytes(r.now));
   }
-  state.put("t/modes", to_bytes(totals));
-  for (const auto& [cat, v] : walls) {
-    if (v.empty()) state.erase("t/wall/" + cat);
-    else state.put("t/wall/" + cat, to_bytes(v));
-  }
+  state_.put("t/modes", to_bytes(totals));
   return Status::ok();
+}
+
+Status StatsProjection::apply(std::span<const events::Event> evs, store::ProjectionState& state) const {
+  Fold fold(state);
+  for (const auto& e : evs)
+    if (auto s = fold.event(e); !s) return s;
+  return fold.finish();
 }
 
 // A projection state held in memory alone, for the full scan.
@@ -649,7 +781,7 @@ Result<std::int64_t> parse_since(std::string_view text, std::int64_t now_us) {
 namespace {
 
 // With `use_totals` and no --run or --since, the figures come from the running totals
-// ("t/modes", "t/wall/*"); otherwise from the summaries of the selected runs added up here.
+// ("t/modes", "tw/*"); otherwise from the summaries of the selected runs added up here.
 Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const StatsQuery& q, bool use_totals) {
   if (auto s = check_stats_mode(q.mode); !s) return s;
   if (!q.run.empty())
@@ -675,6 +807,14 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     if (r.mode == "autofix") {
       ++autofix_runs;
       for (const auto& [cat, c] : r.categories) categories[cat].add(c);
+      const std::string run_id(key.substr(2));
+      auto s = scan_walls(view, sw_prefix(run_id), true, [&](std::string_view cat, std::int64_t us) {
+        categories[std::string(cat)].fix_wall_us.push_back(us);
+      });
+      if (!s) {
+        err = s;
+        return false;
+      }
     } else if (r.mode == "heal") {
       ++heal_runs;
       heal.add(r.heal);
@@ -704,14 +844,9 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
       if (mode == "autofix") {
         autofix_runs += m.runs;
         for (auto& [cat, c] : m.categories) {
-          const std::string key = "t/wall/" + cat;
-          auto wall = view.get(key);
-          if (!wall) return wall.status();
-          if (*wall) {
-            auto v = from_bytes<std::vector<std::int64_t>>(**wall, key);
-            if (!v) return v.status();
-            c.fix_wall_us = std::move(*v);
-          }
+          auto s = scan_walls(view, tw_prefix(cat), false,
+                              [&](std::string_view, std::int64_t us) { c.fix_wall_us.push_back(us); });
+          if (!s) return s;
           categories[cat] = std::move(c);
         }
       } else if (mode == "heal") {

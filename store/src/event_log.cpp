@@ -19,6 +19,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <shared_mutex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "keys.hpp"
 #include "projection_state.hpp"
 #include "rocks_options.hpp"
+#include "store_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -38,97 +40,9 @@ using detail::k_cf_count;
 using detail::k_cf_default;
 using detail::k_cf_events;
 
+using namespace detail;
+
 namespace {
-
-constexpr const char* k_marker_file = "FIXHOST_STORE";
-constexpr std::string_view k_format_name = "fixhost-store";
-constexpr int k_format_version = 1;
-constexpr const char* k_lock_file = "WRITER";
-// A leader stops adding queued batches to its group past this many envelope bytes.
-constexpr std::size_t k_group_bytes = 16 << 20;
-constexpr std::size_t k_scan_readahead = 2 << 20;
-
-std::string q(const fs::path& p) {
-  std::string s(1, '\'');
-  s += p.string();
-  s += '\'';
-  return s;
-}
-
-std::string errno_text(int e) { return std::strerror(e); }
-
-Status damaged(const fs::path& dir, const std::string& what) {
-  return make_error(Errc::corruption, "store " + q(dir) + " is damaged (" + what +
-                                          "); copy it aside and run 'hostctl repair --store " + dir.string() + "'");
-}
-
-Status not_found_store(const fs::path& dir) {
-  return make_error(Errc::not_found, "no fixhost store at " + q(dir) +
-                                         "; run 'hostctl detect' in the repository to record one, or pass "
-                                         "--store DIR / FIXHOST_STORE");
-}
-
-// Maps a RocksDB status; `doing` says what the store was doing ("opening", "reading event 12").
-Status from_rocks(const rocksdb::Status& s, const fs::path& dir, const std::string& doing) {
-  if (s.ok()) return Status::ok();
-  if (s.IsCorruption()) return damaged(dir, doing + ": " + s.ToString());
-  const std::string text = s.ToString();
-  if (s.IsPathNotFound() || (s.IsIOError() && text.find("No such file") != std::string::npos))
-    return damaged(dir, doing + ": a file is missing: " + text);
-  if (s.IsNotSupported()) return make_error(Errc::unsupported, "store " + q(dir) + ": " + doing + ": " + text);
-  if (s.IsInvalidArgument() && text.find("does not exist") != std::string::npos)
-    return damaged(dir, doing + ": " + text);
-  return make_error(Errc::io_error, "store " + q(dir) + ": " + doing + " failed: " + text);
-}
-
-std::string utc_time(std::int64_t us) {
-  std::time_t t = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-// ---- the marker ---------------------------------------------------------------------------
-
-// Ok when `dir` holds a marker of a format this build reads.
-Status check_marker(const fs::path& dir) {
-  std::ifstream in(dir / k_marker_file);
-  if (!in) return make_error(Errc::io_error, "store " + q(dir) + ": cannot read " + k_marker_file);
-  std::string name;
-  long version = 0;
-  in >> name >> version;
-  if (name != k_format_name || version <= 0)
-    return damaged(dir, std::string(k_marker_file) + " does not read '" + std::string(k_format_name) + " <version>'");
-  if (version > k_format_version)
-    return make_error(Errc::unsupported, "store " + q(dir) + " has format version " + std::to_string(version) +
-                                             " but this fixhost reads up to " + std::to_string(k_format_version) +
-                                             "; upgrade fixhost to open it");
-  return Status::ok();
-}
-
-Status sync_path(const fs::path& p, int flags) {
-  int fd = ::open(p.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return make_error(Errc::io_error, "cannot open " + q(p) + " to sync it: " + errno_text(errno));
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) return make_error(Errc::io_error, "cannot sync " + q(p) + ": " + errno_text(e));
-  return Status::ok();
-}
-
-Status write_marker(const fs::path& dir) {
-  const fs::path p = dir / k_marker_file;
-  {
-    std::ofstream out(p, std::ios::trunc);
-    out << k_format_name << ' ' << k_format_version << '\n';
-    out.flush();
-    if (!out) return make_error(Errc::io_error, "cannot write " + q(p));
-  }
-  if (auto s = sync_path(p, O_RDONLY); !s) return s;
-  return sync_path(dir, O_RDONLY | O_DIRECTORY);
-}
 
 enum class DirState { missing, not_a_dir, empty, store, foreign };
 
@@ -165,89 +79,6 @@ bool has_data_without_current(const fs::path& dir) {
   return false;
 }
 
-// ---- the writer lock ----------------------------------------------------------------------
-
-std::optional<WriterInfo> parse_lock(const std::string& text) {
-  WriterInfo w;
-  std::istringstream in(text);
-  std::string line;
-  bool any = false;
-  while (std::getline(in, line)) {
-    auto sp = line.find(' ');
-    if (sp == std::string::npos) continue;
-    std::string key = line.substr(0, sp), val = line.substr(sp + 1);
-    try {
-      if (key == "pid") w.pid = std::stoi(val), any = true;
-      else if (key == "holder") w.holder = val;
-      else if (key == "since_us") w.since_us = std::stoll(val);
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  if (!any) return std::nullopt;
-  return w;
-}
-
-std::string read_fd(int fd) {
-  std::string text;
-  char buf[512];
-  off_t off = 0;
-  for (;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, off);
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    off += n;
-  }
-  return text;
-}
-
-// Reads the holder of a lock someone else holds; the new holder may still be writing it.
-std::optional<WriterInfo> read_holder(int fd) {
-  for (int i = 0; i < 50; ++i) {
-    if (auto w = parse_lock(read_fd(fd))) return w;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return std::nullopt;
-}
-
-Status busy(const fs::path& dir, const std::optional<WriterInfo>& w) {
-  if (!w)
-    return make_error(Errc::busy, "store " + q(dir) +
-                                      " is being written by another process (its lock file " + k_lock_file +
-                                      " names none); wait for it to finish or stop it");
-  return make_error(Errc::busy, "store " + q(dir) + " is being written by " + w->holder + " (pid " +
-                                    std::to_string(w->pid) + ", since " + utc_time(w->since_us) +
-                                    "); wait for it to finish or stop it (kill " + std::to_string(w->pid) + ")");
-}
-
-Result<int> take_lock(const fs::path& dir, const std::string& holder, WriterInfo& me) {
-  const fs::path p = dir / k_lock_file;
-  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(Errc::io_error, "store " + q(dir) + ": cannot open " + q(p) + ": " + errno_text(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e == EWOULDBLOCK) {
-      auto w = read_holder(fd);
-      ::close(fd);
-      return busy(dir, w);
-    }
-    ::close(fd);
-    return make_error(Errc::io_error, "store " + q(dir) + ": cannot lock " + q(p) + ": " + errno_text(e));
-  }
-  me.pid = static_cast<int>(::getpid());
-  me.holder = holder;
-  std::replace(me.holder.begin(), me.holder.end(), '\n', ' ');
-  me.since_us = events::now_us();
-  std::string text = "pid " + std::to_string(me.pid) + "\nholder " + me.holder + "\nsince_us " +
-                     std::to_string(me.since_us) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-    int e = errno;
-    ::close(fd);
-    return make_error(Errc::io_error, "store " + q(dir) + ": cannot write " + q(p) + ": " + errno_text(e));
-  }
-  return fd;
-}
-
 // ---- seq of the last event ----------------------------------------------------------------
 
 Result<std::uint64_t> read_last_seq(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const fs::path& dir) {
@@ -262,7 +93,77 @@ Result<std::uint64_t> read_last_seq(rocksdb::DB* db, rocksdb::ColumnFamilyHandle
   return detail::get_be64(key.data());
 }
 
+
+// Whether the database has the store's column families, checked before a writer could create
+// them in a database that is not a store's. True: all of them. False: a store whose creation was
+// cut short (some missing, the others empty). Corruption otherwise.
+Result<bool> check_column_families(const fs::path& dir) {
+  std::vector<std::string> have;
+  auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.string(), &have);
+  if (!s.ok()) return from_rocks(s, dir, "listing its column families");
+  std::string missing, foreign;
+  for (const char* name : detail::k_cf_names)
+    if (std::find(have.begin(), have.end(), name) == have.end()) missing += std::string(missing.empty() ? "" : ", ") + name;
+  for (const auto& name : have)
+    if (std::find(std::begin(detail::k_cf_names), std::end(detail::k_cf_names), name) == std::end(detail::k_cf_names))
+      foreign += std::string(foreign.empty() ? "" : ", ") + name;
+  if (!foreign.empty())
+    return damaged(dir, "its RocksDB database has column families fixhost does not use (" + foreign +
+                            "): a database fixhost did not write");
+  if (missing.empty()) return true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& name : have) descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir.string(), descs, &handles, &db);
+  if (!s.ok()) return from_rocks(s, dir, "opening");
+  bool empty = true;
+  for (auto* h : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+    it->SeekToFirst();
+    if (it->Valid() || !it->status().ok()) empty = false;
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  if (!empty)
+    return damaged(dir, "its RocksDB database lacks the column families " + missing +
+                            " but holds data: a database fixhost did not write, or one that lost them");
+  return false;
+}
+
+// What a read-only open depends on: CURRENT, the MANIFEST and the write-ahead logs, each by
+// name, inode, size and modification time. A reader reopens only when it changed.
+std::string files_state(const fs::path& dir) {
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "CURRENT" && !name.starts_with("MANIFEST-") && !name.ends_with(".log")) continue;
+    struct stat st {};
+    if (::stat(entry.path().c_str(), &st) != 0) continue;
+    entries.push_back(name + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                      std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string out;
+  for (const auto& e : entries) out += e + "\n";
+  return out;
+}
+
+// The seqs a repair recorded as lost ("r/lost" in the default family); 0 when none.
+Result<std::uint64_t> read_lost_max(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const fs::path& dir) {
+  std::string v;
+  auto s = db->Get(rocksdb::ReadOptions(), cf, detail::k_lost_key, &v);
+  if (s.IsNotFound()) return std::uint64_t{0};
+  if (!s.ok()) return from_rocks(s, dir, "reading the seqs lost to a repair");
+  auto ranges = detail::parse_ranges(v);
+  if (!ranges) return damaged(dir, "its record of the seqs lost to a repair does not parse");
+  return ranges->empty() ? std::uint64_t{0} : ranges->back().last;
+}
+
+
 }  // namespace
+
 
 // ---- Impl ---------------------------------------------------------------------------------
 
@@ -273,7 +174,9 @@ struct EventLog::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   int lock_fd = -1;
   WriterInfo me;
-  fs::path secondary_dir;  // read-only: the secondary instance's own directory
+  int high_water_fd = -1;    // writable: HIGH_WATER, rewritten after every write
+  std::uint64_t lost_max = 0;  // the highest seq a repair recorded as lost (0: none)
+  std::string files_seen;    // read-only: the database files as of the last open (files_state)
 
   std::atomic<std::uint64_t> last_seq{0};
 
@@ -299,7 +202,9 @@ struct EventLog::Impl {
   mutable std::mutex appended_mu;
   mutable std::condition_variable appended_cv;
 
-  mutable std::mutex refresh_mu;
+  // Read-only logs: refresh() reopens the database under the exclusive lock; every read holds
+  // it shared. Writable logs never reopen and take neither.
+  mutable std::shared_mutex db_mu;
 
   // A registered projection. `current`: its stored state is folded up to last_seq and each
   // append keeps it so (writable logs). `mem`: a state caught up in memory for readers, valid
@@ -318,21 +223,15 @@ struct EventLog::Impl {
   ~Impl() {
     if (db) {
       if (options.writable && lock_fd >= 0) {
-        // Readers open as secondaries and replay the write-ahead log on every open: leave them
-        // none to replay.
+        // Readers replay the write-ahead log in memory on every open: leave them none to replay.
         rocksdb::FlushOptions fo;
         (void)db->Flush(fo, cfs);
       }
-      for (auto* h : cfs)
-        if (h) db->DestroyColumnFamilyHandle(h);
-      cfs.clear();
-      (void)db->Close();
-      delete db;
-      db = nullptr;
+      close_db();
     }
-    if (!secondary_dir.empty()) {
-      std::error_code ec;
-      fs::remove_all(secondary_dir, ec);
+    if (high_water_fd >= 0) {
+      (void)::fdatasync(high_water_fd);
+      ::close(high_water_fd);
     }
     if (lock_fd >= 0) {
       (void)::ftruncate(lock_fd, 0);
@@ -341,6 +240,25 @@ struct EventLog::Impl {
   }
 
   rocksdb::ColumnFamilyHandle* cf(int i) const { return cfs[static_cast<std::size_t>(i)]; }
+
+  void close_db() {
+    for (auto* h : cfs)
+      if (h) db->DestroyColumnFamilyHandle(h);
+    cfs.clear();
+    (void)db->Close();
+    delete db;
+    db = nullptr;
+  }
+
+  // Reads take db_mu shared on a read-only log (refresh() may swap the database meanwhile).
+  std::shared_lock<std::shared_mutex> read_guard() const {
+    return options.writable ? std::shared_lock<std::shared_mutex>() : std::shared_lock<std::shared_mutex>(db_mu);
+  }
+  // Opens the database read-only into db/cfs.
+  Status open_read_only();
+  // After the database is open: the last seq, checked against the high-water mark and the
+  // seqs a repair recorded as lost; `high_water` was read before the database was opened.
+  Status load_last_seq(const std::optional<std::uint64_t>& high_water);
 
   Status corrupt_event(std::uint64_t seq, const std::string& why) const {
     return damaged(dir, "event " + std::to_string(seq) + " does not decode: " + why);
@@ -358,7 +276,6 @@ struct EventLog::Impl {
   }
 
   Status write_group(std::unique_lock<std::mutex>& lk, Pending& leader);
-  Status rebuild_indexes();
 
   Registered* find_projection(std::string_view name) const {
     for (const auto& r : projections)
@@ -376,6 +293,69 @@ struct EventLog::Impl {
   Status scan_index(int cf_index, const std::string& prefix, std::uint64_t from_seq, const EventVisitor& visit,
                     const char* what) const;
 };
+
+Status EventLog::Impl::open_read_only() {
+  rocksdb::DBOptions dbo = detail::db_options();
+  // Every table file opened at once, so that files the writer compacts away stay readable; in
+  // this thread, without the compaction statistics only a writer uses.
+  dbo.max_open_files = -1;
+  dbo.max_file_opening_threads = 1;
+  dbo.skip_stats_update_on_db_open = true;
+  // The writer may replace the MANIFEST or remove a log while we open: retry while the files
+  // change under us, report at once when they do not (that is damage, not a race).
+  for (int attempt = 0;; ++attempt) {
+    const std::string before = files_state(dir);
+    auto high_water = read_high_water(dir);
+    if (!high_water) return high_water.status();
+    rocksdb::DB* opened = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Status rs;
+    try {
+      rs = rocksdb::DB::OpenForReadOnly(dbo, dir.string(), detail::column_families(), &handles, &opened);
+    } catch (const std::exception& ex) {
+      return damaged(dir, std::string("opening it threw: ") + ex.what());
+    }
+    Status st = rs.ok() ? Status::ok() : from_rocks(rs, dir, "opening");
+    if (st) {
+      if (db) {
+        // In-memory projection states read through the old database: fold them again.
+        std::lock_guard<std::mutex> g(projection_mu);
+        for (auto& r : projections) {
+          r->mem.reset();
+          r->mem_base.reset();
+        }
+        close_db();
+      }
+      db = opened;
+      cfs = std::move(handles);
+      if (cfs.size() != k_cf_count) return damaged(dir, "it lacks column families");
+      st = load_last_seq(*high_water);
+      if (st) {
+        files_seen = before;
+        return st;
+      }
+    }
+    if (attempt >= 20 || files_state(dir) == before) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * (attempt + 1)));
+  }
+}
+
+Status EventLog::Impl::load_last_seq(const std::optional<std::uint64_t>& high_water) {
+  auto last = read_last_seq(db, cf(k_cf_events), dir);
+  if (!last) return last.status();
+  auto lost = read_lost_max(db, cf(k_cf_default), dir);
+  if (!lost) return lost.status();
+  const std::uint64_t accounted = std::max(*last, *lost);
+  if (high_water && *high_water > accounted)
+    return damaged(dir, "its log ends at event " + std::to_string(*last) + " but events up to " +
+                            std::to_string(*high_water) + " were written (" + k_high_water_file +
+                            "): events " + std::to_string(accounted + 1) + ".." + std::to_string(*high_water) +
+                            " are missing");
+  lost_max = *lost;
+  last_seq.store(*last, std::memory_order_release);
+  next_seq = accounted + 1;
+  return Status::ok();
+}
 
 Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& leader) {
   // Take the leader and whoever queued behind it, up to k_group_bytes.
@@ -464,6 +444,9 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
   if (status) {
     next_seq = seq;
     last_seq.store(seq - 1, std::memory_order_release);
+    // After the write is durable and before anyone is told: the mark never runs ahead of the log
+    // and never lags what was acknowledged. A failure here loses only the safety net.
+    (void)write_high_water(high_water_fd, seq - 1, dir, false);
   }
   for (Pending* p : group) {
     if (!status) {
@@ -580,10 +563,6 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
       break;
   }
 
-  auto cf_descs = detail::column_families();
-  rocksdb::DBOptions dbo = detail::db_options();
-  rocksdb::Status rs;
-
   if (options.writable) {
     auto fd = take_lock(dir, options.holder, impl->me);
     if (!fd) return fd.status();
@@ -592,46 +571,47 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
       if (auto s = write_marker(dir); !s) return s;
     }
     if (has_data_without_current(dir)) return damaged(dir, "its CURRENT file is missing");
-    dbo.create_if_missing = !fs::exists(dir / "CURRENT", ec);
-    dbo.create_missing_column_families = true;
+    const bool exists = fs::exists(dir / "CURRENT", ec);
+    bool complete = false;
+    if (exists) {
+      auto c = check_column_families(dir);
+      if (!c) return c.status();
+      complete = *c;
+    }
+    auto high_water = read_high_water(dir);
+    if (!high_water) return high_water.status();
+    rocksdb::DBOptions dbo = detail::db_options();
+    dbo.create_if_missing = !exists;
+    dbo.create_missing_column_families = !complete;
+    rocksdb::Status rs;
     try {
-      rs = rocksdb::DB::Open(dbo, dir.string(), cf_descs, &impl->cfs, &impl->db);
+      rs = rocksdb::DB::Open(dbo, dir.string(), detail::column_families(), &impl->cfs, &impl->db);
     } catch (const std::exception& ex) {
       return damaged(dir, std::string("opening it threw: ") + ex.what());
     }
+    if (!rs.ok()) {
+      impl->db = nullptr;
+      impl->cfs.clear();
+      return from_rocks(rs, dir, "opening");
+    }
+    if (impl->cfs.size() != k_cf_count) return damaged(dir, "it lacks column families");
+    if (auto s = impl->load_last_seq(*high_water); !s) return s;
+    auto hw_fd = open_high_water(dir);
+    if (!hw_fd) return hw_fd.status();
+    impl->high_water_fd = *hw_fd;
+    if (!*high_water || **high_water != impl->next_seq - 1)
+      if (auto s = write_high_water(impl->high_water_fd, impl->next_seq - 1, dir, true); !s) return s;
   } else {
     if (!fs::exists(dir / "CURRENT", ec)) {
       if (has_data_without_current(dir)) return damaged(dir, "its CURRENT file is missing");
       return make_error(Errc::not_found, "store " + q(dir) + " is still being created and has no events yet; try again");
     }
-    std::string tmpl = (fs::temp_directory_path(ec) / "fixhost-reader-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      return make_error(Errc::io_error, "cannot create a temporary directory " + q(tmpl) + " for reading store " + q(dir) +
-                                            ": " + errno_text(errno) + "; set TMPDIR to a writable directory");
-    impl->secondary_dir = tmpl;
-    dbo.max_open_files = -1;
-    // A reader opens every table file at once (as a secondary must): in this thread, without
-    // the compaction statistics only a writer uses.
-    dbo.max_file_opening_threads = 1;
-    dbo.skip_stats_update_on_db_open = true;
-    try {
-      rs = rocksdb::DB::OpenAsSecondary(dbo, dir.string(), impl->secondary_dir.string(), cf_descs, &impl->cfs,
-                                        &impl->db);
-    } catch (const std::exception& ex) {
-      return damaged(dir, std::string("opening it threw: ") + ex.what());
-    }
+    auto complete = check_column_families(dir);
+    if (!complete) return complete.status();
+    if (!*complete)
+      return make_error(Errc::not_found, "store " + q(dir) + " is still being created and has no events yet; try again");
+    if (auto s = impl->open_read_only(); !s) return s;
   }
-  if (!rs.ok()) {
-    impl->db = nullptr;
-    impl->cfs.clear();
-    return from_rocks(rs, dir, "opening");
-  }
-  if (impl->cfs.size() != k_cf_count) return damaged(dir, "it lacks column families");
-
-  auto last = read_last_seq(impl->db, impl->cf(k_cf_events), dir);
-  if (!last) return last.status();
-  impl->last_seq.store(*last);
-  impl->next_seq = *last + 1;
 
   for (const auto& p : options.projections) {
     if (!p) return make_error(Errc::invalid_argument, "opening store " + q(dir) + ": a registered projection is null");
@@ -686,6 +666,7 @@ std::uint64_t EventLog::last_seq() const { return impl_->last_seq.load(std::memo
 
 Result<events::Event> EventLog::get(std::uint64_t seq) const {
   const Impl& m = *impl_;
+  auto guard = m.read_guard();
   const detail::SeqKey key(seq);
   rocksdb::PinnableSlice value;
   auto s = m.db->Get(rocksdb::ReadOptions(), m.cf(k_cf_events), rocksdb::Slice(key.bytes, 8), &value);
@@ -698,6 +679,7 @@ Result<events::Event> EventLog::get(std::uint64_t seq) const {
 
 Status EventLog::scan(std::uint64_t from, std::uint64_t to, const EventVisitor& visit) const {
   const Impl& m = *impl_;
+  auto guard = m.read_guard();
   if (to != 0 && to < from) return Status::ok();
   rocksdb::ReadOptions ro;
   ro.readahead_size = k_scan_readahead;
@@ -717,12 +699,14 @@ Status EventLog::scan(std::uint64_t from, std::uint64_t to, const EventVisitor& 
 Status EventLog::scan_run(std::string_view run_id, const EventVisitor& visit, std::uint64_t from_seq) const {
   std::string prefix(run_id);
   prefix.push_back('\0');
+  auto guard = impl_->read_guard();
   return impl_->scan_index(k_cf_by_run, prefix, from_seq, visit, "by_run");
 }
 
 Status EventLog::scan_type(events::EventType type, const EventVisitor& visit, std::uint64_t from_seq) const {
   char b[2];
   detail::put_be16(b, static_cast<std::uint16_t>(type));
+  auto guard = impl_->read_guard();
   return impl_->scan_index(k_cf_by_type, std::string(b, 2), from_seq, visit, "by_type");
 }
 
@@ -753,20 +737,12 @@ Status EventLog::follow(std::uint64_t from_seq, const EventVisitor& visit, const
 }
 
 Status EventLog::refresh() const {
-  const Impl& m = *impl_;
+  Impl& m = *impl_;
   if (m.options.writable) return Status::ok();
-  std::lock_guard<std::mutex> g(m.refresh_mu);
-  rocksdb::Status s = m.db->TryCatchUpWithPrimary();
-  if (!s.ok() && (s.IsPathNotFound() || s.IsIOError())) {
-    // The writer may have removed a log file while we read it; one retry sees the new state.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    s = m.db->TryCatchUpWithPrimary();
-  }
-  if (!s.ok()) return from_rocks(s, m.dir, "catching up with the writer");
-  auto last = read_last_seq(m.db, m.cf(k_cf_events), m.dir);
-  if (!last) return last.status();
-  impl_->last_seq.store(*last, std::memory_order_release);
-  return Status::ok();
+  std::unique_lock<std::shared_mutex> lk(m.db_mu);
+  // A read-only database sees the files as they were when it opened: reopen it when they changed.
+  if (files_state(m.dir) == m.files_seen) return Status::ok();
+  return m.open_read_only();
 }
 
 std::optional<WriterInfo> EventLog::writer() const {
@@ -791,6 +767,7 @@ bool EventLog::writable() const { return impl_->options.writable; }
 
 Status EventLog::verify_indexes() const {
   const Impl& m = *impl_;
+  auto guard = m.read_guard();
   struct Rec {
     std::uint64_t seq;
     std::uint32_t run;
@@ -874,91 +851,6 @@ Status EventLog::verify_indexes() const {
     if (!(r.seen & 2)) return damaged(m.dir, "event " + std::to_string(r.seq) + " has no by_type entry");
   }
   return Status::ok();
-}
-
-Status EventLog::repair(const fs::path& dir_in) {
-  std::error_code ec;
-  const fs::path dir = fs::absolute(dir_in, ec).lexically_normal();
-  if (ec || !fs::is_directory(dir, ec)) return not_found_store(dir_in);
-  if (!fs::exists(dir / k_marker_file, ec))
-    return make_error(Errc::invalid_argument, q(dir) + " is not a fixhost store (no " + std::string(k_marker_file) +
-                                                  " file); repair only runs on a store directory");
-  if (auto s = check_marker(dir); !s && s.code() != Errc::corruption) return s;
-
-  WriterInfo me;
-  auto fd = take_lock(dir, "hostctl repair", me);
-  if (!fd) return fd.status();
-  struct Unlock {
-    int fd;
-    ~Unlock() { ::close(fd); }
-  } unlock{*fd};
-
-  auto cf_descs = detail::column_families();
-  rocksdb::Status rs;
-  try {
-    rs = rocksdb::RepairDB(dir.string(), detail::db_options(), cf_descs, detail::index_cf_options());
-  } catch (const std::exception& ex) {
-    return make_error(Errc::io_error, "repairing store " + q(dir) + " threw: " + ex.what());
-  }
-  if (!rs.ok())
-    return make_error(Errc::io_error, "repairing store " + q(dir) + " failed: " + rs.ToString() +
-                                          "; restore it from the copy or start a new store");
-  if (auto s = write_marker(dir); !s) return s;
-
-  // RocksDB's repair recovers tables and logs; the indexes are then checked against the events
-  // and rebuilt when they disagree.
-  auto impl = std::make_unique<Impl>();
-  impl->dir = dir;
-  rocksdb::DBOptions dbo = detail::db_options();
-  dbo.create_missing_column_families = true;
-  rs = rocksdb::DB::Open(dbo, dir.string(), cf_descs, &impl->cfs, &impl->db);
-  if (!rs.ok()) {
-    impl->db = nullptr;
-    impl->cfs.clear();
-    return make_error(Errc::io_error, "store " + q(dir) + " still does not open after repair: " + rs.ToString() +
-                                          "; restore it from the copy or start a new store");
-  }
-  EventLog log(std::move(impl));
-  if (log.verify_indexes()) return Status::ok();
-  return log.impl_->rebuild_indexes();
-}
-
-Status EventLog::Impl::rebuild_indexes() {
-  for (int i : {k_cf_by_run, k_cf_by_type}) {
-    auto*& h = cfs[static_cast<std::size_t>(i)];
-    rocksdb::Status s = db->DropColumnFamily(h);
-    if (s.ok()) s = db->DestroyColumnFamilyHandle(h);
-    h = nullptr;
-    if (s.ok()) s = db->CreateColumnFamily(detail::index_cf_options(), detail::k_cf_names[i], &h);
-    if (!s.ok()) return from_rocks(s, dir, "recreating the " + std::string(detail::k_cf_names[i]) + " index");
-  }
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = k_scan_readahead;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(k_cf_events)));
-  rocksdb::WriteBatch batch;
-  auto flush = [&](bool sync) {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    auto s = from_rocks(db->Write(wo, &batch), dir, "rebuilding the indexes");
-    batch.Clear();
-    return s;
-  };
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto ev = decode_at(it->key(), it->value());
-    if (!ev) {
-      // Unreadable bytes would stop every scan here; the event is lost either way.
-      batch.Delete(cf(k_cf_events), it->key());
-      continue;
-    }
-    detail::run_key(key_buf, ev->run_id, ev->seq);
-    batch.Put(cf(k_cf_by_run), key_buf, rocksdb::Slice());
-    const detail::TypeKey tkey(static_cast<std::uint16_t>(ev->type), ev->seq);
-    batch.Put(cf(k_cf_by_type), rocksdb::Slice(tkey.bytes, 10), rocksdb::Slice());
-    if (batch.Count() >= 30000)
-      if (auto s = flush(false); !s) return s;
-  }
-  if (auto s = from_rocks(it->status(), dir, "reading the events to rebuild the indexes"); !s) return s;
-  return flush(true);
 }
 
 // ---- projections --------------------------------------------------------------------------
@@ -1078,11 +970,10 @@ Status EventLog::read_projection(std::string_view name,
     return make_error(Errc::not_found, "store " + q(m.dir) + ": no projection '" + std::string(name) +
                                            "' is registered with this log (StoreOptions::projections)");
   // A consistent view: a snapshot on the writer; on a reader nothing changes the database but
-  // refresh(), which waits for refresh_mu.
-  std::unique_lock<std::mutex> frozen(m.refresh_mu, std::defer_lock);
+  // refresh(), which waits for the read guard.
+  auto frozen = m.read_guard();
   const rocksdb::Snapshot* snap = nullptr;
   if (m.options.writable) snap = m.db->GetSnapshot();
-  else frozen.lock();
   struct Release {
     rocksdb::DB* db;
     const rocksdb::Snapshot* snap;
@@ -1135,7 +1026,7 @@ Status EventLog::read_projection(std::string_view name,
 }
 
 Result<std::optional<ProjectionCheckpoint>> EventLog::projection_checkpoint(std::string_view name) const {
-  std::lock_guard<std::mutex> frozen(impl_->refresh_mu);
+  auto frozen = impl_->read_guard();
   return impl_->read_checkpoint(name, nullptr);
 }
 

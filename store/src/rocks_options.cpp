@@ -40,7 +40,10 @@ class IndexPrefix final : public rocksdb::SliceTransform {
 rocksdb::DBOptions db_options() {
   rocksdb::DBOptions o;
   o.max_background_jobs = 2;
-  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A record torn at the end of a log (the process died writing it) is dropped; any other bad
+  // record fails the open with Corruption instead of silently ending the log there.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  o.paranoid_checks = true;
   o.keep_log_file_num = 3;
   o.max_log_file_size = 4 << 20;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
@@ -50,9 +53,9 @@ rocksdb::DBOptions db_options() {
 rocksdb::ColumnFamilyOptions events_cf_options() {
   auto o = base_cf_options(16 * 1024);
   o.write_buffer_size = 64 << 20;
-  o.enable_blob_files = true;
-  o.min_blob_size = k_min_blob_size;
-  o.blob_compression_type = rocksdb::kZSTD;
+  // No blob files: RocksDB 7.8 cannot read them from a secondary instance and its RepairDB
+  // drops them; large envelopes stay in the table blocks, compressed like everything else.
+  o.enable_blob_files = false;
   // Keys are appended in increasing order: one insert hint (see IndexPrefix) for all of them.
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
   return o;

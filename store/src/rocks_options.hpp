@@ -15,11 +15,8 @@ namespace fixhost::store::detail {
 enum Cf : int { k_cf_default = 0, k_cf_events = 1, k_cf_by_run = 2, k_cf_by_type = 3, k_cf_count = 4 };
 inline constexpr const char* k_cf_names[k_cf_count] = {"default", "events", "by_run", "by_type"};
 
-// Values below this size stay inline in SST blocks; larger ones go to blob files.
-inline constexpr std::uint64_t k_min_blob_size = 64 * 1024;
-
 rocksdb::DBOptions db_options();
-// The events family: big-endian seq keys, envelope values, blob files for large values.
+// The events family: big-endian seq keys, envelope values (inline, whatever their size).
 rocksdb::ColumnFamilyOptions events_cf_options();
 // The index families: small keys, empty values.
 rocksdb::ColumnFamilyOptions index_cf_options();

@@ -273,7 +273,7 @@ TEST_CASE("every figure has its exact value on a known history") {
   auto c = checkpoint_of(store);
   REQUIRE(c.has_value());
   CHECK(c->seq == last);
-  CHECK(c->version == 1);
+  CHECK(c->version == 2);
 
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 
@@ -459,7 +459,7 @@ TEST_CASE("deleted or other-version projection state is folded again") {
   auto c = checkpoint_of(store);
   REQUIRE(c.has_value());
   CHECK(c->version == 99);
-  // This build's version 1 ignores version 99's records (a read-only open folds in memory;
+  // This build's version 2 ignores version 99's records (a read-only open folds in memory;
   // "s/ghost-of-v99" would not decode if it were read).
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
   {
@@ -476,7 +476,7 @@ TEST_CASE("deleted or other-version projection state is folded again") {
   }
   c = checkpoint_of(store);
   REQUIRE(c.has_value());
-  CHECK(c->version == 1);
+  CHECK(c->version == 2);
   CHECK(c->seq == last);
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 }

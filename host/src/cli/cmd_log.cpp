@@ -172,30 +172,47 @@ void register_runs(CLI::App& app, Shared& shared) {
   });
 }
 
+std::string ranges_text(const std::vector<store::SeqRange>& ranges, std::uint64_t& count) {
+  std::string out;
+  count = 0;
+  for (const auto& r : ranges) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(r.first);
+    if (r.last != r.first) out += ".." + std::to_string(r.last);
+    count += r.last - r.first + 1;
+  }
+  return out;
+}
+
 void register_repair(CLI::App& app, Shared& shared) {
   auto repo = std::make_shared<std::string>(".");
   auto* cmd = app.add_subcommand("repair",
-                                 "Rebuild a damaged store with RocksDB's repair (copy it aside first: "
-                                 "cp -a .fixhost .fixhost.bak)");
+                                 "Check the store and, if it is damaged, rebuild it from every event that still "
+                                 "reads (the damaged original is kept beside it)");
   cmd->add_option("--repo", *repo, "Repository whose store to repair (default: the current directory)");
   cmd->callback([repo, &shared] {
     fs::path dir = resolve_store(shared.global, repo_root(*repo));
-    auto st = store::EventLog::repair(dir);
-    if (!st) {
-      shared.exit_code = fail(st.to_string());
+    auto r = store::EventLog::repair(dir);
+    if (!r) {
+      shared.exit_code = fail(r.status().to_string());
       return;
     }
-    store::StoreOptions so;
-    so.writable = false;
-    so.create_if_missing = false;
-    auto log = store::EventLog::open(dir, so);
-    if (!log) {
-      shared.exit_code = fail("repair finished but the store still does not open: " + log.status().to_string());
+    const store::RepairReport& rep = *r;
+    if (rep.healthy) {
+      std::cout << "store '" << dir.string() << "' is healthy: " << rep.events
+                << " events, indexes consistent; nothing was changed\n";
       return;
     }
-    auto v = (*log)->verify_indexes();
-    std::cout << "repaired " << dir.string() << ": " << (*log)->last_seq() << " events, indexes "
-              << (v ? "consistent" : v.to_string()) << "\n";
+    for (const auto& d : rep.damage) std::cerr << "note: found: " << d << "\n";
+    std::uint64_t lost = 0, lost_before = 0;
+    const std::string lost_text = ranges_text(rep.lost, lost);
+    const std::string before_text = ranges_text(rep.lost_before, lost_before);
+    std::cout << "repaired '" << dir.string() << "': " << rep.events << " events kept, ";
+    if (lost == 0) std::cout << "none lost";
+    else std::cout << lost << " lost (seqs " << lost_text << ")";
+    if (lost_before > 0) std::cout << "; lost in an earlier repair: seqs " << before_text;
+    std::cout << "; the damaged original is in '" << rep.backup.string() << "'\n";
+    if (lost > 0) shared.exit_code = k_exit_failures;
   });
 }
 

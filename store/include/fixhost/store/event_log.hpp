@@ -45,6 +45,31 @@ struct WriterInfo {
   std::int64_t since_us = 0;
 };
 
+// Seqs first..last, both included.
+struct SeqRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  bool operator==(const SeqRange&) const = default;
+};
+
+// What `EventLog::repair` found and did.
+struct RepairReport {
+  // Nothing needed repair: every event reads, the indexes agree, the write-ahead log holds
+  // nothing the database does not show. The store was left as it was.
+  bool healthy = false;
+  // Events in the store afterwards, and the highest seq it has ever handed out.
+  std::uint64_t events = 0;
+  std::uint64_t high_water = 0;
+  // Seqs this repair could not recover (none when healthy), and those an earlier repair had
+  // already recorded as lost.
+  std::vector<SeqRange> lost;
+  std::vector<SeqRange> lost_before;
+  // Where the damaged original now is (empty when healthy).
+  std::filesystem::path backup;
+  // What was wrong, one line each (the errors the damaged store gave).
+  std::vector<std::string> damage;
+};
+
 // Visits events in sequence order; return false to stop.
 using EventVisitor = std::function<bool(const events::Event&)>;
 
@@ -107,8 +132,11 @@ class EventLog {
   // folds it again from the first event.
   Status reset_projection(std::string_view name);
 
-  // Rebuilds a damaged store in place with RocksDB's repair (for `hostctl repair`).
-  static Status repair(const std::filesystem::path& dir);
+  // For `hostctl repair`: checks the store and, when it is damaged, builds a new one in a sibling
+  // directory from every event that still reads (tables, write-ahead logs), verifies it, moves
+  // the original aside as a backup and only then puts the new one in its place. Seqs are kept;
+  // the lost ones are reported and recorded, and never handed out again. Takes the writer lock.
+  static Result<RepairReport> repair(const std::filesystem::path& dir);
 
   struct Impl;
 
