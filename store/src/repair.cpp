@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fixhost/events/codec.hpp"
@@ -49,17 +50,30 @@ class Salvage {
   }
   ~Salvage() { close(); }
 
-  // Keeps the value when it is an envelope of this seq; false when it is not.
+  // Keeps the value when it is an envelope of this seq and the seq has none yet (the sources are
+  // read in order of trust: what readers see first); false when it is not an envelope.
   bool add(const rocksdb::Slice& key, const rocksdb::Slice& value) {
     if (key.size() != 8) return false;
     const std::uint64_t seq = get_be64(key.data());
     auto ev = events::decode_envelope(std::string_view(value.data(), value.size()));
     if (!ev || ev->seq != seq) return false;
-    if (!seqs_.empty() && seqs_.back() == seq) return true;
+    auto [pos, added] = digests_.try_emplace(seq, std::hash<std::string_view>{}(value.ToStringView()));
+    if (!added) {
+      // Two different events under one seq (a writer that reused seqs before issue 9).
+      if (pos->second != std::hash<std::string_view>{}(value.ToStringView())) conflicts_.push_back(seq);
+      return true;
+    }
     (void)batch_.Put(cfs_[k_cf_events], key, value);
     seqs_.push_back(seq);
     if (batch_.GetDataSize() > (8u << 20)) flush();
     return true;
+  }
+  // Seqs for which another, different event was found and dropped.
+  std::vector<std::uint64_t> conflicts() const {
+    auto c = conflicts_;
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    return c;
   }
 
   Status flush() {
@@ -125,6 +139,8 @@ class Salvage {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteBatch batch_;
   std::vector<std::uint64_t> seqs_;
+  std::unordered_map<std::uint64_t, std::size_t> digests_;
+  std::vector<std::uint64_t> conflicts_;
   Status error_;
 };
 
@@ -417,13 +433,17 @@ Result<RepairReport> EventLog::repair(const fs::path& dir_in) {
   salvage_logs(dir, scratch, **salvage, report.damage);
   if (auto s = (*salvage)->flush(); !s) return s;
   const std::vector<std::uint64_t> have = (*salvage)->seqs();
+  const std::vector<std::uint64_t> conflicts = (*salvage)->conflicts();
+  for (std::size_t i = 0; i < conflicts.size() && i < 10; ++i)
+    report.damage.push_back("seq " + std::to_string(conflicts[i]) +
+                            " holds two different events; kept the one readers saw (or the first found)");
+  if (conflicts.size() > 10) report.damage.push_back(std::to_string(conflicts.size() - 10) + " more seqs hold two events");
 
-  if (reads_whole && have == seen) {
+  if (reads_whole && have == seen && conflicts.empty()) {
     // Readers see every event there is: leave the store as it is.
     report.healthy = true;
     report.events = seen.size();
     report.high_water = std::max(high_water, seen.empty() ? 0 : seen.back());
-    report.lost_before = report.lost_before;
     report.damage.clear();
     return report;
   }
