@@ -30,7 +30,9 @@ const std::vector<std::string> k_revert_reasons = {"test_failed", "policy", "reg
 const std::vector<std::string> k_policy_rules = {"protected_path", "test_deleted",  "skip_marker",
                                                  "assertion_weakened", "test_edited", "git_tampering",
                                                  "path_escape", "tests_collected_dropped"};
-const std::vector<std::string> k_unfixable_reasons = {"test_failed", "policy", "regression", "budget", "gave_up", "none"};
+// FailureResolved::reason_kind, then (older logs) the last Reverted reason; "none" when neither.
+const std::vector<std::string> k_unfixable_reasons = {"attempts",   "test_failed", "policy",        "regression", "budget",
+                                                      "gave_up",    "unverified",  "not_attempted", "none"};
 const std::vector<std::string> k_modes = {"detect", "autofix", "build", "heal", "replay", "sample"};
 
 // ---- the projection's records -------------------------------------------------------------
@@ -64,9 +66,10 @@ struct TestWork {
   std::string last_revert;        // reason of its last Reverted; "" when none
   std::map<std::string, std::uint64_t> reverts;     // Reverted by reason
   std::map<std::string, std::uint64_t> violations;  // PolicyViolation by rule
+  std::string reason_kind;        // of its last FailureResolved
   template <class Ar> void serialize(Ar& ar) {
     ar(detected, flake, classified, attempted, attempt_category, first_attempt_us, outcome, attempts, resolved_us,
-       last_revert, reverts, violations);
+       last_revert, reverts, violations, reason_kind);
   }
 };
 
@@ -104,16 +107,16 @@ void add_counts(std::map<std::string, std::uint64_t>& m, const std::map<std::str
 // Autofix figures of one category, summable over tests and runs.
 struct CategorySum {
   std::uint64_t tests = 0;  // tests of the category; a category with none is not listed
-  std::uint64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0, attempts_fixed = 0;
+  std::uint64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0, attempts_fixed = 0, cured = 0;
   std::map<std::string, std::uint64_t> reverts, violations, unfixable_reasons;
   std::vector<std::int64_t> fix_wall_us;  // filled in by queries from the wall records; not stored
   template <class Ar> void serialize(Ar& ar) {
-    ar(tests, failures, fixed, unfixable, flaky, attempts_fixed, reverts, violations, unfixable_reasons);
+    ar(tests, failures, fixed, unfixable, flaky, attempts_fixed, cured, reverts, violations, unfixable_reasons);
   }
   void add(const CategorySum& o, int sign = 1) {
     auto u = [sign](std::uint64_t& a, std::uint64_t b) { a = sign > 0 ? a + b : a - std::min(a, b); };
     u(tests, o.tests), u(failures, o.failures), u(fixed, o.fixed), u(unfixable, o.unfixable), u(flaky, o.flaky);
-    u(attempts_fixed, o.attempts_fixed);
+    u(attempts_fixed, o.attempts_fixed), u(cured, o.cured);
     add_counts(reverts, o.reverts, sign);
     add_counts(violations, o.violations, sign);
     add_counts(unfixable_reasons, o.unfixable_reasons, sign);
@@ -167,7 +170,9 @@ struct RunSummary {
   Categories categories;
   HealSum heal;
   BuildSum build;
-  template <class Ar> void serialize(Ar& ar) { ar(started, mode, start_us, categories, heal, build); }
+  // It ended with outcome "error" (it could not run: exit 2): a failed start, not a run.
+  bool failed_start = false;
+  template <class Ar> void serialize(Ar& ar) { ar(started, mode, start_us, categories, heal, build, failed_start); }
   bool autofix() const { return started && mode == "autofix"; }
 };
 
@@ -178,7 +183,8 @@ struct ModeTotals {
   Categories categories;
   HealSum heal;
   BuildSum build;
-  template <class Ar> void serialize(Ar& ar) { ar(runs, categories, heal, build); }
+  std::uint64_t failed_starts = 0;  // runs that could not run; nothing else of theirs is counted
+  template <class Ar> void serialize(Ar& ar) { ar(runs, categories, heal, build, failed_starts); }
 };
 using Totals = std::map<std::string, ModeTotals>;
 
@@ -268,13 +274,23 @@ TestPart part_of(const TestWork& t) {
   if (!t.detected && t.outcome.empty()) return p;  // not one of the run's failures
   ++c.failures;
   if (t.flake || t.outcome == "flaky") ++c.flaky;
-  if (t.outcome == "fixed") {
+  // A fix reverted for a regression after its FailureResolved (older logs record no second
+  // one) is not a success, and neither is one that was never committed (unverified).
+  const bool reverted_fix = t.outcome == "fixed" && t.last_revert == "regression";
+  if (t.outcome == "fixed" && !reverted_fix) {
     ++c.fixed;
     c.attempts_fixed += t.attempts;
     if (t.attempted) p.wall_us = t.resolved_us - t.first_attempt_us;
-  } else if (t.outcome == "unfixable") {
+  } else if (t.outcome == "cured") {
+    ++c.cured;
+  } else if (t.outcome == "unfixable" || t.outcome == "unverified" || reverted_fix) {
     ++c.unfixable;
-    ++c.unfixable_reasons[t.last_revert.empty() ? "none" : t.last_revert];
+    const std::string why = !t.reason_kind.empty()        ? t.reason_kind
+                            : t.outcome == "unverified"    ? std::string("unverified")
+                            : reverted_fix                 ? std::string("regression")
+                            : !t.last_revert.empty()       ? t.last_revert
+                                                           : std::string("none");
+    ++c.unfixable_reasons[why];
   }
   return p;
 }
@@ -310,13 +326,13 @@ BuildSum part_of(const StreamWork& s) {
 class StatsProjection final : public store::Projection {
  public:
   std::string name() const override { return std::string(k_stats_projection); }
-  std::uint32_t version() const override { return 2; }
+  std::uint32_t version() const override { return 3; }
   Status apply(std::span<const events::Event> evs, store::ProjectionState& state) const override;
 };
 
 bool wanted(EventType t) {
   switch (t) {
-    case EventType::RunStarted: case EventType::SuiteFinished: case EventType::FailureDetected:
+    case EventType::RunStarted: case EventType::RunFinished: case EventType::SuiteFinished: case EventType::FailureDetected:
     case EventType::FailureClassified: case EventType::FlakeDetected: case EventType::AttemptStarted:
     case EventType::PolicyViolation: case EventType::Reverted: case EventType::FailureResolved:
     case EventType::SentryIssueIngested: case EventType::PrOpened: case EventType::PrResolved:
@@ -493,6 +509,11 @@ Status Fold::event(const events::Event& e) {
       }
       break;
     }
+    case EventType::RunFinished: {
+      FIXHOST_DECODE(RunFinished, p);
+      r.now.failed_start = p.outcome == "error";
+      break;
+    }
     case EventType::SuiteFinished: {
       FIXHOST_DECODE(SuiteFinished, p);
       if (p.purpose == "detect") state_.put(run_key("d/", e.run_id) + be64(e.seq), "");
@@ -541,6 +562,7 @@ Status Fold::event(const events::Event& e) {
         t.outcome = p.outcome;
         t.attempts = p.attempts;
         t.resolved_us = e.ts_us;
+        t.reason_kind = p.reason_kind;
       });
     }
     case EventType::SentryIssueIngested: {
@@ -623,11 +645,15 @@ Status Fold::finish() {
       const RunSummary* s = sign < 0 ? (r.before ? &*r.before : nullptr) : &r.now;
       if (!s || !s->started) continue;
       ModeTotals& m = totals[s->mode];
-      m.runs = sign > 0 ? m.runs + 1 : m.runs - 1;
-      m.heal.add(s->heal, sign);
-      m.build.add(s->build, sign);
-      add_categories(m.categories, s->categories, sign);
-      if (sign < 0 && m.runs == 0) totals.erase(s->mode);
+      if (s->failed_start) {
+        m.failed_starts = sign > 0 ? m.failed_starts + 1 : m.failed_starts - 1;
+      } else {
+        m.runs = sign > 0 ? m.runs + 1 : m.runs - 1;
+        m.heal.add(s->heal, sign);
+        m.build.add(s->build, sign);
+        add_categories(m.categories, s->categories, sign);
+      }
+      if (sign < 0 && m.runs == 0 && m.failed_starts == 0) totals.erase(s->mode);
     }
     state_.put("s/" + id, to_bytes(r.now));
   }
@@ -711,6 +737,7 @@ Json autofix_figures(const CategorySum& c, std::uint64_t runs, double minutes, b
   j["fixed"] = total(static_cast<double>(c.fixed), runs);
   j["unfixable"] = total(static_cast<double>(c.unfixable), runs);
   j["flaky"] = total(static_cast<double>(c.flaky), runs);
+  j["cured"] = total(static_cast<double>(c.cured), runs);
   j["fix_success_rate"] = ratio(static_cast<double>(c.fixed), c.fixed + c.unfixable);
   j["avg_attempts_per_fix"] = ratio(static_cast<double>(c.attempts_fixed), c.fixed);
   auto reg = c.reverts.find("regression");
@@ -787,7 +814,7 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
   if (!q.run.empty())
     if (auto s = check_run_id(view, q.run); !s) return s;
   std::map<std::string, std::uint64_t> runs_by_mode;
-  std::uint64_t runs = 0, autofix_runs = 0, heal_runs = 0, build_runs = 0;
+  std::uint64_t runs = 0, autofix_runs = 0, heal_runs = 0, build_runs = 0, failed_starts = 0;
   std::map<std::string, CategorySum> categories;
   HealSum heal;
   BuildSum build;
@@ -802,6 +829,10 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     if (!r.started) return true;  // events of a run without RunStarted belong to no mode
     if (q.since_us && r.start_us < *q.since_us) return true;
     if (!q.mode.empty() && r.mode != q.mode) return true;
+    if (r.failed_start) {
+      ++failed_starts;
+      return true;
+    }
     ++runs;
     ++runs_by_mode[r.mode];
     if (r.mode == "autofix") {
@@ -840,7 +871,8 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     for (auto& [mode, m] : totals) {
       if (!q.mode.empty() && mode != q.mode) continue;
       runs += m.runs;
-      runs_by_mode[mode] += m.runs;
+      failed_starts += m.failed_starts;
+      if (m.runs > 0) runs_by_mode[mode] += m.runs;
       if (mode == "autofix") {
         autofix_runs += m.runs;
         for (auto& [cat, c] : m.categories) {
@@ -871,6 +903,9 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
   f["mode"] = q.mode.empty() ? Json(nullptr) : Json(q.mode);
   j["filters"] = f;
   j["runs"] = figure(static_cast<double>(runs), runs, true);
+  // Runs that could not run at all (exit 2: no git, no agent, suites that do not run): counted
+  // here and nowhere else.
+  j["failed_starts"] = figure(static_cast<double>(failed_starts), runs + failed_starts, true);
   Json by_mode = Json::object();
   for (const auto& m : k_modes)
     if (q.mode.empty() || q.mode == m) by_mode[m] = figure(static_cast<double>(runs_by_mode[m]), runs, true);

@@ -97,12 +97,13 @@ json keyed(const std::vector<std::string>& keys, const std::map<std::string, std
 const std::vector<std::string> k_reasons = {"test_failed", "policy", "regression", "budget", "gave_up"};
 const std::vector<std::string> k_rules = {"protected_path", "test_deleted", "skip_marker", "assertion_weakened",
                                           "test_edited", "git_tampering", "path_escape", "tests_collected_dropped"};
-const std::vector<std::string> k_unfixable = {"test_failed", "policy", "regression", "budget", "gave_up", "none"};
+const std::vector<std::string> k_unfixable = {"attempts", "test_failed", "policy",        "regression", "budget",
+                                              "gave_up",  "unverified",  "not_attempted", "none"};
 const std::vector<std::string> k_cats = {"missing_dependency", "type_error", "logic_bug", "stale_mock",
                                          "env_mismatch", "flaky", "unknown"};
 
 struct Af {
-  std::int64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0;
+  std::int64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0, cured = 0;
   json fix_success_rate = null_fig(), avg_attempts = null_fig(), regression_rate = null_fig(), flaky_rate = null_fig(),
        median = null_fig();
   double saved = 0;  // minutes; null when nothing was fixed
@@ -116,6 +117,7 @@ json autofix(const Af& a, std::uint64_t runs, bool with_runs, double minutes = 3
   j["fixed"] = cnt(a.fixed, runs);
   j["unfixable"] = cnt(a.unfixable, runs);
   j["flaky"] = cnt(a.flaky, runs);
+  j["cured"] = cnt(a.cured, runs);
   j["fix_success_rate"] = a.fix_success_rate;
   j["avg_attempts_per_fix"] = a.avg_attempts;
   j["regression_rate"] = a.regression_rate;
@@ -196,6 +198,7 @@ json expected_full(std::uint64_t last_seq) {
   j["source"] = "projection";
   j["filters"] = {{"run", nullptr}, {"since", nullptr}, {"since_us", nullptr}, {"mode", nullptr}};
   j["runs"] = fig(8, 8);
+  j["failed_starts"] = fig(0, 8);
   j["runs_by_mode"] = {{"detect", fig(1, 8)}, {"autofix", fig(3, 8)}, {"build", fig(2, 8)},
                        {"heal", fig(2, 8)},   {"replay", fig(0, 8)},  {"sample", fig(0, 8)}};
   j["autofix"] = a;
@@ -273,7 +276,7 @@ TEST_CASE("every figure has its exact value on a known history") {
   auto c = checkpoint_of(store);
   REQUIRE(c.has_value());
   CHECK(c->seq == last);
-  CHECK(c->version == 2);
+  CHECK(c->version == 3);
 
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 
@@ -476,7 +479,7 @@ TEST_CASE("deleted or other-version projection state is folded again") {
   }
   c = checkpoint_of(store);
   REQUIRE(c.has_value());
-  CHECK(c->version == 2);
+  CHECK(c->version == 3);
   CHECK(c->seq == last);
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 }
@@ -603,4 +606,60 @@ TEST_CASE("--since reads durations and dates") {
   CHECK(since("2026-11-01") == stats_test::utc_us(2026, 11, 1));
   for (const char* bad : {"", "d", "30", "30x", "-3d", "2026-13-01", "2026-11-1", "2026-11-01T00:00"})
     CHECK_FALSE(host::parse_since(bad, now));
+}
+
+// Issue 8: a run that never started is a failed start, not a run; a fix reverted for a
+// regression or never committed is not a success nor time saved; cured failures are their
+// own figure; unfixable_by_reason shows the recorded reasons.
+TEST_CASE("issue 8: failed starts, reverted and uncommitted fixes, cured failures, recorded reasons") {
+  TempDir tmp;
+  const auto dir = tmp / "store";
+  {
+    store::StoreOptions so;
+    so.sync = false;
+    so.projections.push_back(host::stats_projection());
+    auto log = store::EventLog::open(dir, so);
+    REQUIRE(log);
+    stats_test::Writer w(**log, 2);
+    using namespace stats_test;
+    const std::int64_t t0 = utc_us(2026, 12, 1, 10);
+    w.add("refused", t0, started("autofix"));
+    w.add("refused", t0 + 1, finished("error"));
+    const std::string r = "af";
+    w.add(r, t0, started("autofix"));
+    const auto sf = w.add(r, t0 + 1, suite("detect"));
+    for (const char* t : {"a", "b", "c", "d", "e"}) w.add(r, t0 + 2, detected(t), sf);
+    w.add(r, t0 + 3, attempt("a", 1, "logic_bug"));
+    w.add(r, t0 + 4, resolved("a", "fixed", 1));
+    w.add(r, t0 + 5, reverted("a", "regression"));  // an older log: no second FailureResolved
+    auto budget = resolved("b", "unfixable", 0, "the run's time budget ran out");
+    budget.reason_kind = "budget";
+    w.add(r, t0 + 6, budget);
+    w.add(r, t0 + 7, attempt("c", 1, "logic_bug"));
+    w.add(r, t0 + 8, resolved("c", "unverified", 1, "fixed, but not committed"));
+    auto cured = resolved("d", "cured", 0);
+    cured.resolved_by = "e";
+    w.add(r, t0 + 9, cured);
+    w.add(r, t0 + 9, attempt("e", 1, "logic_bug"));
+    w.add(r, t0 + 10, resolved("e", "unverified", 1));
+    w.add(r, t0 + 11, finished("unfixable"));
+  }
+  for (bool rebuild : {false, true}) {
+    CAPTURE(rebuild);
+    json j = stats_json(dir, rebuild ? std::vector<std::string>{"--rebuild"} : std::vector<std::string>{}, tmp / "");
+    CHECK(j["runs"] == fig(1, 1));
+    CHECK(j["failed_starts"] == fig(1, 2));
+    CHECK(j["runs_by_mode"]["autofix"] == fig(1, 1));
+    const json& a = j["autofix"];
+    CHECK(a["runs"] == fig(1, 1));
+    CHECK(a["failures_detected"] == fig(5, 1));
+    CHECK(a["fixed"] == fig(0, 1));
+    CHECK(a["cured"] == fig(1, 1));
+    CHECK(a["unfixable"] == fig(4, 1));
+    CHECK(a["estimated_time_saved_min"]["value"].is_null());
+    CHECK(a["unfixable_by_reason"]["regression"] == fig(1, 1));
+    CHECK(a["unfixable_by_reason"]["budget"] == fig(1, 1));
+    CHECK(a["unfixable_by_reason"]["unverified"] == fig(2, 1));
+    CHECK(a["unfixable_by_reason"]["none"] == fig(0, 1));
+  }
 }

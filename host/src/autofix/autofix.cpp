@@ -796,6 +796,7 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     if (reason_kind == "attempts" && out.attempts >= static_cast<std::uint32_t>(cfg_.max_attempts))
       out.reason = "used all " + std::to_string(cfg_.max_attempts) + " attempts; " + out.reason;
     out.suggestion = autofix::suggestion_for(d.category, reason_kind, f.error_type);
+    out.reason_kind = reason_kind;
   }
   return Status::ok();
 }
@@ -1032,6 +1033,7 @@ Status Autofix::verify() {
     rv.files = fo.files;
     if (auto r = run_->publish(rv); !r) return r.status();
     fo.outcome = "unfixable";
+    fo.reason_kind = "regression";
     fo.reason = "its fix broke " + bad.front().first + (bad.size() > 1 ? " and more" : "") + "; reverted";
     fo.suggestion = autofix::suggestion_for(fo.category, "regression", "");
     --res_.fixed;
@@ -1039,6 +1041,7 @@ Status Autofix::verify() {
       if (idx == *culprit) continue;
       auto& other = res_.fixes[kept_[idx].index];
       other.outcome = "unfixable";
+      other.reason_kind = "regression";
       other.reason = "its fix no longer applies once the fix for " + bad_fix.test_id + " was reverted";
       --res_.fixed;
     }
@@ -1046,6 +1049,7 @@ Status Autofix::verify() {
       for (auto& other : res_.fixes)
         if (other.outcome == "cured" && other.resolved_by == kept_[idx].test_id) {
           other.outcome = "unfixable";
+          other.reason_kind = "regression";
           other.reason = "it passed once the fix for " + other.resolved_by + " was made, and that fix was reverted";
           other.suggestion = autofix::suggestion_for(other.category, "regression", "");
           --res_.cured;
@@ -1135,6 +1139,7 @@ Status Autofix::publish_resolved(const FixOutcome& fo, std::uint64_t cause) {
   fr.files = fo.files;
   fr.round = fo.round;
   fr.resolved_by = fo.resolved_by;
+  fr.reason_kind = fo.outcome == "not_attempted" ? "not_attempted" : fo.outcome == "unverified" ? "unverified" : fo.reason_kind;
   auto r = cause ? run_->publish(fr, cause) : run_->publish(fr);
   return r.is_ok() ? Status::ok() : r.status();
 }

@@ -302,10 +302,13 @@ struct FailureResolved {
   std::vector<std::string> files;
   std::uint32_t round = 0;   // schema 2: the round it was found in (1 = detect)
   std::string resolved_by;   // schema 2: for cured, the test whose fix cured it
+  // schema 2: why it is not fixed, as a word: attempts | policy | gave_up | budget | regression |
+  // unverified | not_attempted ("" when fixed, cured or flaky)
+  std::string reason_kind;
   template <class F> void fields(F&& f, std::uint16_t v) {
     f("test_id", test_id); f("outcome", outcome); f("attempts", attempts); f("reason", reason);
     f("last_error", last_error); f("suggestion", suggestion); f("approach", approach); f("files", files);
-    if (v >= 2) { f("round", round); f("resolved_by", resolved_by); }
+    if (v >= 2) { f("round", round); f("resolved_by", resolved_by); f("reason_kind", reason_kind); }
   }
 };
 

@@ -41,6 +41,7 @@ struct FixOutcome {
   std::vector<std::string> files;
   std::uint32_t round = 1;  // the round it was found in
   std::string resolved_by;  // for cured: the failure whose fix cured it
+  std::string reason_kind;  // FailureResolved::reason_kind
 };
 
 // A round of fixing: round 1 holds what detect found; a later one the failures that appeared
