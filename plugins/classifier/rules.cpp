@@ -1,6 +1,7 @@
 #include "rules.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <map>
 #include <optional>
@@ -96,6 +97,7 @@ Result<Condition> parse_condition(const toml::table& t, const std::string& rule_
     return invalid(rule_name + " has unknown key '" + std::string(k) + "'; allowed: id, category, fields, regex, weight, "
                    "runner, requires, ignore_case, note (requires entries: fields, regex, ignore_case)");
   }
+  if (!ignore_case) c.literals = required_literals(c.pattern);
   try {
     auto flags = std::regex::ECMAScript | std::regex::optimize;
     if (ignore_case) flags |= std::regex::icase;
@@ -219,8 +221,6 @@ class FieldLines {
     }
     return *slot;
   }
-
- private:
   std::string_view text(Field field) const {
     switch (field) {
       case Field::error_type: return f_.error_type;
@@ -234,23 +234,119 @@ class FieldLines {
     }
     return {};
   }
+
+ private:
   const events::FailureDetected& f_;
   std::array<std::optional<std::vector<std::string_view>>, k_fields.size()> cache_;
 };
 
+bool has_literal(const Condition& c, std::string_view text) {
+  if (c.literals.empty()) return true;
+  for (const auto& lit : c.literals)
+    if (text.find(lit) != std::string_view::npos) return true;
+  return false;
+}
+
 std::optional<std::string> find(const Condition& c, FieldLines& lines) {
   std::cmatch m;
-  for (Field f : c.fields)
+  for (Field f : c.fields) {
+    if (!has_literal(c, lines.text(f))) continue;  // most rules match most failures nowhere
     for (std::string_view line : lines.lines(f))
-      if (std::regex_search(line.data(), line.data() + line.size(), m, c.regex)) {
+      if (has_literal(c, line) && std::regex_search(line.data(), line.data() + line.size(), m, c.regex)) {
         std::string s = m.length(0) > 0 ? m.str(0) : std::string(line);
         if (s.size() > k_max_evidence_bytes) s = s.substr(0, k_max_evidence_bytes) + "...";
         return s;
       }
+  }
   return std::nullopt;
 }
 
 }  // namespace
+
+std::vector<std::string> required_literals(std::string_view p) {
+  // Top-level alternatives, split at '|' outside groups and classes.
+  std::vector<std::string_view> branches;
+  int depth = 0;
+  bool in_class = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char ch = p[i];
+    if (ch == '\\') {
+      ++i;
+      continue;
+    }
+    if (in_class) {
+      in_class = ch != ']';
+      continue;
+    }
+    if (ch == '[') in_class = true;
+    else if (ch == '(') ++depth;
+    else if (ch == ')') --depth;
+    else if (ch == '|' && depth == 0) {
+      branches.push_back(p.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  branches.push_back(p.substr(start));
+  std::vector<std::string> out;
+  for (std::string_view b : branches) {
+    std::string best, run;
+    auto end_run = [&] {
+      if (run.size() > best.size()) best = run;
+      run.clear();
+    };
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const char ch = b[i];
+      if (ch == '\\' && i + 1 < b.size()) {
+        const char e = b[++i];
+        if (std::isalnum(static_cast<unsigned char>(e))) end_run();  // \w \d \s \b \n \x41 ...: not a plain literal
+        else run.push_back(e);                                       // \. \( \' ...: the character itself
+        continue;
+      }
+      switch (ch) {
+        case '(': {  // a group: skip it whole
+          end_run();
+          int d = 0;
+          bool cls = false;
+          for (; i < b.size(); ++i) {
+            if (b[i] == '\\') { ++i; continue; }
+            if (cls) { cls = b[i] != ']'; continue; }
+            if (b[i] == '[') cls = true;
+            else if (b[i] == '(') ++d;
+            else if (b[i] == ')' && --d == 0) break;
+          }
+          break;
+        }
+        case '[': {  // a class: skip it
+          end_run();
+          if (i + 1 < b.size() && b[i + 1] == '^') ++i;
+          if (i + 1 < b.size() && b[i + 1] == ']') ++i;
+          while (i + 1 < b.size() && b[i + 1] != ']') i += b[i + 1] == '\\' ? 2 : 1;
+          ++i;
+          break;
+        }
+        case '*': case '?': case '{':  // the atom before may be absent: it is not required
+          if (!run.empty()) run.pop_back();
+          end_run();
+          if (ch == '{')
+            while (i < b.size() && b[i] != '}') ++i;
+          break;
+        case '+':  // at least once: what came before stays required, but the run ends
+          end_run();
+          break;
+        case '.': case '^': case '$':
+          end_run();
+          break;
+        default:
+          run.push_back(ch);
+      }
+    }
+    end_run();
+    if (best.empty()) return {};  // this alternative can match without any literal
+    out.push_back(best);
+  }
+  return out;
+}
 
 const std::vector<std::string>& rule_categories() {
   static const std::vector<std::string> k{"missing_dependency", "type_error", "logic_bug", "stale_mock",

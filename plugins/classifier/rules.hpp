@@ -20,7 +20,15 @@ struct Condition {
   std::vector<Field> fields;
   std::string pattern;  // the source text, reported as evidence
   std::regex regex;
+  // Literals one of which every match contains (one per top-level alternative of `pattern`);
+  // a line with none of them is not given to std::regex. Empty: no such filter.
+  std::vector<std::string> literals;
 };
+
+// The literals one of which every match of an ECMAScript `pattern` contains: for each top-level
+// alternative its longest run of literal characters outside groups, classes and optional
+// quantifiers. Empty when some alternative has none (then every line must be searched).
+std::vector<std::string> required_literals(std::string_view pattern);
 
 struct Rule {
   std::string id;
