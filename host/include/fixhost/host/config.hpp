@@ -53,8 +53,9 @@ struct Config {
   // Attempts per failure. Default: 3
   int max_attempts = 3;
   // Re-runs of the failures (all of a suite's together, then alone those that passed) before
-  // they are reported as real. Default: 2
-  int flaky_reruns = 2;
+  // they are reported as real. Default: 1 (one batched re-run: a failure that passes there is
+  // flaky; 2 catches flakes that fail twice in a row, for the cost of a second batch)
+  int flaky_reruns = 1;
   // At most this many failures per suite go through the flaky check; the rest are reported as
   // real without it, and detect says how many were skipped. Default: 500
   int flaky_check_max = 500;
