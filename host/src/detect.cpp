@@ -210,7 +210,8 @@ Result<BatchResult> run_tests(RunContext& run, const SuiteConfig& suite, const s
     out.note = !parsed ? "the run produced no parsable result"
                : sf && !sf->error.empty() ? sf->error
                : !parsed->interrupted.empty() ? "the run stopped early: " + parsed->interrupted
-                                              : "the run showed fewer passes than tests asked for";
+               : parsed->tests == 0 ? "no test matched " + (test_ids.size() == 1 ? "'" + test_ids[0] + "'" : std::string("them"))
+                                    : "the run showed fewer passes than tests asked for";
   }
   return out;
 }
@@ -227,31 +228,14 @@ void assign_fix_order(std::vector<DetectedFailure>& failures) {
 Result<bool> run_single_test(RunContext& run, const SuiteConfig& suite, const std::filesystem::path& root,
                              const std::string& test_id, const std::string& purpose, std::string* last_error,
                              const std::map<std::string, std::string>& env) {
-  SuiteRequest req;
-  req.purpose = purpose;
-  req.test_ids = {test_id};
-  req.root = root;
-  req.env = env;
-  auto evs = record_suite(run, suite, req, nullptr);
-  if (!evs) return evs.status();
-  events::SuiteParsed storage;
-  const events::SuiteParsed* parsed = find_parsed(*evs, storage);
-  bool passed = parsed && parsed->tests >= 1 && parsed->failures == 0 && parsed->errors == 0 &&
-                (parsed->passed >= 1 || parsed->xfailed >= 1);
+  auto batch = run_tests(run, suite, root, {test_id}, purpose, env);
+  if (!batch) return batch.status();
+  const bool passed = batch->passed.count(test_id) > 0;
   if (!passed && last_error) {
-    *last_error = "";
-    for (const auto& e : *evs)
-      if (e.type == events::EventType::FailureDetected)
-        if (auto f = events::decode<events::FailureDetected>(e)) {
-          *last_error = f->error_type + ": " + first_line(f->message);
-          break;
-        }
-    if (last_error->empty()) {
-      auto sf = events::decode<events::SuiteFinished>((*evs)[0]);
-      if (sf && !sf->error.empty()) *last_error = sf->error;
-      else if (!parsed) *last_error = "the test run produced no parsable result";
-      else if (parsed->tests == 0) *last_error = "no test matched '" + test_id + "'";
-    }
+    if (auto it = batch->failures.find(test_id); it != batch->failures.end())
+      *last_error = it->second.failure.error_type + ": " + first_line(it->second.failure.message);
+    else
+      *last_error = batch->note.empty() ? "no test matched '" + test_id + "'" : batch->note;
   }
   return passed;
 }
