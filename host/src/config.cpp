@@ -194,6 +194,34 @@ Status read_suites(Config& c, const toml::table& t, const std::function<const st
   return Status::ok();
 }
 
+// [sandbox]: enabled, network, read_only, writable, hidden, bwrap.
+Status read_sandbox(Config& c, const toml::node* n) {
+  if (!n) return Status::ok();
+  const toml::table* sb = n->as_table();
+  if (!sb) return make_error(Errc::invalid_argument, where(c, "sandbox") + " must be a table: [sandbox]");
+  for (const auto& [k, v] : *sb) {
+    const std::string key(k.str());
+    if (key == "enabled" || key == "network") {
+      auto b = v.value<bool>();
+      if (!b) return make_error(Errc::invalid_argument, where(c, "sandbox." + key) + " must be true or false");
+      (key == "enabled" ? c.sandbox.enabled : c.sandbox.network) = *b;
+    } else if (key == "read_only" || key == "writable" || key == "hidden") {
+      auto& out = key == "read_only" ? c.sandbox.read_only : key == "writable" ? c.sandbox.writable : c.sandbox.hidden;
+      if (auto st = read_string_list(c, &v, "sandbox." + key, out); !st) return st;
+    } else if (key == "bwrap") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty())
+        return make_error(Errc::invalid_argument, where(c, "sandbox.bwrap") + " must be a program, e.g. \"/usr/bin/bwrap\"");
+      c.sandbox.bwrap = *s;
+    } else {
+      return make_error(Errc::invalid_argument, where(c, "sandbox." + key) +
+                                                    " is not a sandbox setting; use enabled, network, read_only, "
+                                                    "writable, hidden or bwrap (docs/CONFIG.md)");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
@@ -280,6 +308,7 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
   if (auto st = read_string_list(c, t.get("worktree_include"), "worktree_include", c.worktree_include); !st) return st;
   if (auto st = read_string_list(c, t.get("test_edit_categories"), "test_edit_categories", c.test_edit_categories); !st)
     return st;
+  if (auto st = read_sandbox(c, t.get("sandbox")); !st) return st;
   if (auto m = t.get("minutes_per_manual_fix")) c.minutes_per_manual_fix = m->value_or<double>(30.0);
 
   // The policy plugin judges attempts with the top-level `protected` and `test_edit_categories`

@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,10 +59,12 @@ std::set<pid_t> descendants(pid_t root) {
   return out;
 }
 
-void kill_tree(pid_t pid, int sig) {
-  for (pid_t p : descendants(pid)) ::kill(p, sig);
-  ::kill(-pid, sig);
-  ::kill(pid, sig);
+// `leash` is the subreaper between us and the command (below): every process the command
+// started, even one that double-forked into a new session, stays among its descendants. The
+// leash itself ignores the signals it is sent and ends once the command and all of them are dead.
+void kill_tree(pid_t leash, int sig) {
+  if (sig != SIGKILL) ::kill(-leash, sig);
+  for (pid_t p : descendants(leash)) ::kill(p, sig);
 }
 
 // In the child after fork: one write, so the parent's single read sees the tag and errno whole.
@@ -71,6 +76,124 @@ void report_spawn_error(int fd, const char (&tag)[7], int e) {
 }
 
 std::atomic<bool> g_interrupt{false};
+
+// ---- the leash: runs in the forked child, so only async-signal-safe calls (no allocation) ----
+
+// The parent pid in /proc/<pid>/stat, or -1.
+pid_t parent_of(const char* pid) {
+  char path[64] = "/proc/";
+  std::size_t n = 6;
+  for (const char* c = pid; *c && n < sizeof path - 6; ++c) path[n++] = *c;
+  std::memcpy(path + n, "/stat", 6);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t len = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (len <= 0) return -1;
+  buf[len] = 0;
+  char* rp = nullptr;
+  for (char* c = buf; *c; ++c)
+    if (*c == ')') rp = c;
+  if (!rp || rp + 4 >= buf + len) return -1;  // ") S <ppid>"
+  long ppid = 0;
+  for (char* c = rp + 4; *c >= '0' && *c <= '9'; ++c) ppid = ppid * 10 + (*c - '0');
+  return static_cast<pid_t>(ppid);
+}
+
+// SIGKILL to every child of this process (a subreaper's children include the orphans it adopted).
+void kill_children(pid_t self) {
+  int fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  alignas(8) char buf[8192];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<dirent64*>(buf + off);
+      off += d->d_reclen;
+      long pid = 0;
+      const char* c = d->d_name;
+      for (; *c >= '0' && *c <= '9'; ++c) pid = pid * 10 + (*c - '0');
+      if (*c != 0 || pid <= 0) continue;
+      if (parent_of(d->d_name) == self) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    }
+  }
+  ::close(fd);
+}
+
+// The leash, in the child of fork(): it makes itself the subreaper of the command's tree, runs
+// the command in a child of its own, and when the command ends (or hostctl dies) kills and reaps
+// everything left, then ends as the command did. Never returns.
+[[noreturn]] void leash_and_exec(char** argv, pid_t host, int err_fd, const sigset_t& caller_mask) {
+  // Signals sent to the group (timeout, Ctrl-C) are for the command; the leash waits for them.
+  sigset_t waited;
+  sigemptyset(&waited);
+  for (int s : {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&waited, s);
+  ::sigprocmask(SIG_BLOCK, &waited, nullptr);
+  ::signal(SIGCHLD, SIG_DFL);  // children must be waited for, not reaped by the kernel
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (::getppid() != host) ::_exit(127);  // hostctl died before the leash was on
+
+  pid_t cmd = ::fork();
+  if (cmd < 0) {
+    report_spawn_error(err_fd, "fork: ", errno);
+    ::_exit(127);
+  }
+  if (cmd == 0) {
+    ::sigprocmask(SIG_SETMASK, &caller_mask, nullptr);
+    ::execvp(argv[0], argv);
+    report_spawn_error(err_fd, "exec: ", errno);
+    ::_exit(127);
+  }
+  ::close(err_fd);
+  // The leash holds no end of the output pipe: EOF comes when the command's tree is gone.
+  int devnull = ::open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    if (devnull > 2) ::close(devnull);
+  }
+
+  int status = 0;
+  bool host_gone = false;
+  for (bool done = false; !done;) {
+    siginfo_t si;
+    int sig = ::sigwaitinfo(&waited, &si);
+    if (sig == SIGUSR1) {
+      host_gone = true;
+      break;
+    }
+    if (sig != SIGCHLD) continue;
+    int st = 0;
+    for (pid_t w; (w = ::waitpid(-1, &st, WNOHANG)) > 0;)
+      if (w == cmd) {
+        status = st;
+        done = true;
+      }
+  }
+  // Whatever the command left: killed, and reaped as it dies (its children come to us next).
+  const pid_t self = ::getpid();
+  for (;;) {
+    kill_children(self);
+    int st;
+    pid_t w = ::waitpid(-1, &st, 0);
+    if (w < 0 && errno == ECHILD) break;
+  }
+  if (host_gone) ::_exit(127);
+  if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+  const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  struct rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::signal(sig, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  ::kill(self, sig);
+  ::_exit(128 + sig);
+}
 
 }  // namespace
 
@@ -102,6 +225,9 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
 
+  const pid_t host = ::getpid();
+  sigset_t caller_mask;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &caller_mask);
   auto start = Clock::now();
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -115,14 +241,17 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
+    // Nothing else of hostctl's: not the pipes of other children (their EOF would wait for us).
+    int keep = err[1];
+    if (keep < 3) keep = ::fcntl(err[1], F_DUPFD_CLOEXEC, 3);
+    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+    ::close_range(static_cast<unsigned>(keep) + 1, ~0u, 0);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
-      report_spawn_error(err[1], "chdir:", errno);
+      report_spawn_error(keep, "chdir:", errno);
       ::_exit(127);
     }
     environ = envp.data();
-    ::execvp(argv[0], argv.data());
-    report_spawn_error(err[1], "exec: ", errno);
-    ::_exit(127);
+    leash_and_exec(argv.data(), host, keep, caller_mask);
   }
   ::setpgid(pid, pid);
   ::close(out[1]);
@@ -136,9 +265,10 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
     if (n == static_cast<ssize_t>(sizeof buf)) {
       int e;
       std::memcpy(&e, buf + 6, sizeof e);
-      bool chdir_failed = std::string_view(buf, 6) == "chdir:";
-      res.spawn_error = chdir_failed ? "cannot enter directory '" + spec.cwd + "': " + std::strerror(e)
-                                     : "cannot run '" + spec.argv[0] + "': " + std::strerror(e);
+      const std::string_view tag(buf, 6);
+      res.spawn_error = tag == "chdir:" ? "cannot enter directory '" + spec.cwd + "': " + std::strerror(e)
+                        : tag == "fork: " ? "cannot start '" + spec.argv[0] + "': fork failed: " + std::strerror(e)
+                                          : "cannot run '" + spec.argv[0] + "': " + std::strerror(e);
     }
   }
 
@@ -149,6 +279,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   auto deadline = spec.timeout.count() > 0 ? start + spec.timeout : Clock::time_point::max();
   Clock::time_point kill_at = Clock::time_point::max();
   Clock::time_point drain_until = Clock::time_point::max();
+  Clock::time_point leash_kill_at = Clock::time_point::max();
 
   while (!(eof && exited)) {
     auto now = Clock::now();
@@ -167,6 +298,11 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
     if (!exited && now >= kill_at) {
       kill_tree(pid, SIGKILL);
       kill_at = Clock::time_point::max();
+      leash_kill_at = now + spec.grace;
+    }
+    if (!exited && now >= leash_kill_at) {
+      ::kill(pid, SIGKILL);  // the leash itself did not end: what it held is gone to init
+      leash_kill_at = Clock::time_point::max();
     }
     if (exited && now >= drain_until) break;  // a descendant we could not kill keeps the pipe open
     int wait_ms = 50;
@@ -190,7 +326,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
       pid_t w = ::waitpid(pid, &status, WNOHANG);
       if (w == pid) {
         exited = true;
-        // The leash: nothing left in the child's group outlives it.
+        // The leash killed and reaped the child's tree before it ended; the group is a backstop.
         ::kill(-pid, SIGKILL);
         drain_until = Clock::now() + std::chrono::seconds(2);
       }

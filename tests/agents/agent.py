@@ -119,5 +119,61 @@ elif mode == "outside":  # writes into the user's checkout through an absolute p
                             capture_output=True, text=True, check=True).stdout.strip()
     pathlib.Path(common).parent.joinpath("calc", "util.py").write_text("def add(a, b):\n    return a + b\n")
     correct()
+elif mode == "leave_behind":  # issue 9: a fix, and two processes meant to outlive the attempt
+    if "test_add" in test_id and attempt == 1:
+        marker = "fixhost-left-" + os.environ["FIXHOST_RUN_ID"]
+        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.Popen(["sh", "-c", "sleep 300", marker + "-sleeper"], start_new_session=True, **quiet)
+        if os.fork() == 0:  # double fork: the writer's parent exits at once, in a new session
+            os.setsid()
+            if os.fork() == 0:
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                os.execvp("sh", ["sh", "-c", "sleep 2; echo late > late.txt", marker + "-writer"])
+            os._exit(0)
+        os.wait()
+    correct()
+elif mode in ("hostile", "net"):  # issue 9: escapes tried one by one, each outcome logged
+    def attempt_escape(name, fn):
+        try:
+            fn()
+            done, error = True, ""
+        except (OSError, subprocess.CalledProcessError) as e:
+            done, error = False, f"{e} {getattr(e, 'stderr', '') or ''}".strip()
+        if log:
+            with open(log, "a") as f:
+                f.write(json.dumps({"escape": name, "done": done, "error": error}) + "\n")
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", *args], check=True,
+                       capture_output=True, text=True)
+
+    if mode == "net":
+        import socket
+        attempt_escape("network", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5).close())
+    else:
+        common = pathlib.Path(subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                             capture_output=True, text=True, check=True).stdout.strip())
+        checkout = common.parent
+        store = pathlib.Path(os.environ["FIXHOST_REPO"]).parent.parent
+
+        def rewrite_store():
+            (store / "agent-was-here").write_text("x\n")
+            for p in sorted(store.iterdir()):
+                if p.is_file():
+                    p.write_bytes(b"format version 9\n")
+
+        def hook():
+            h = common / "hooks" / "pre-commit"
+            h.write_text("#!/bin/sh\necho hooked >> /tmp/fixhost-hooked\n")
+            h.chmod(0o755)
+
+        attempt_escape("env_in_checkout", lambda: (checkout / ".env").write_text("SECRET=agent\n"))
+        attempt_escape("store", rewrite_store)
+        attempt_escape("hook", hook)
+        attempt_escape("commit", lambda: git("commit", "-q", "--allow-empty", "-m", "agent commit"))
+        attempt_escape("push", lambda: git("push", "-q", "origin", "HEAD:refs/heads/agent-push"))
+    correct()
 else:
     sys.exit(f"agent: unknown mode {mode}")

@@ -48,6 +48,7 @@ struct Project {
     dir = fs::temp_directory_path() / ("fixhost-autofix-" + std::to_string(rd()) + std::to_string(::getpid()));
     fs::create_directories(dir);
     log = dir.string() + ".agent.log";
+    write_file(log, "");  // the sandbox lets the agent write it (FIXHOST_SANDBOX_WRITABLE) only if it exists
     write_file(dir / "calc/__init__.py", "");
     write_file(dir / "calc/util.py", "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n");
     write_file(dir / "calc/fmt.py", "from calc.util import add\n\n\ndef label(x):\n    return \"n=\" + x\n");
@@ -70,9 +71,11 @@ struct Project {
     fs::remove(log, ec);
   }
 
-  // hostctl ARGS in the project, with AGENT_LOG set.
+  // hostctl ARGS in the project, with AGENT_LOG set (and writable in the agent's sandbox).
   Cmd hostctl(const std::string& args, std::chrono::seconds timeout = std::chrono::seconds(240)) const {
-    return sh("AGENT_LOG='" + log.string() + "' " FIXHOST_HOSTCTL " " + args, dir, timeout);
+    return sh("AGENT_LOG='" + log.string() + "' FIXHOST_SANDBOX_WRITABLE='" + log.string() + "' " FIXHOST_HOSTCTL " " +
+                  args,
+              dir, timeout);
   }
   Cmd autofix(const std::string& mode, const std::string& extra = "") const {
     return hostctl("autofix --json --agent '" + agent(mode) + "' " + extra);

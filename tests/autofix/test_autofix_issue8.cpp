@@ -31,7 +31,7 @@ Run autofix(const GitRepo& repo, const nlohmann::json& plan, std::vector<std::st
   std::vector<std::string> args{"autofix", "--json", "--agent", agent};
   args.insert(args.end(), extra.begin(), extra.end());
   Run r;
-  r.ran = repo.hostctl(args, {{"AGENT_LOG", (t.path() / "agent.log").string()}});
+  r.ran = repo.hostctl(args, {{"AGENT_LOG", (t.path() / "agent.log").string()}, {"FIXHOST_SANDBOX_WRITABLE", t.path().string()}});
   r.result = nlohmann::json::parse(r.ran.out, nullptr, false);
   std::istringstream in(read_file(t.path() / "agent.log"));
   std::string line;

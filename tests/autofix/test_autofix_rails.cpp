@@ -27,11 +27,13 @@ TEST_CASE("rails: each kind of tampering is a policy violation and is reverted")
   struct Case {
     const char* mode;
     const char* rule;
+    bool sandboxed = true;  // a commit fails in the sandbox (test_autofix_sandbox.cpp); this is the fallback
   };
   for (auto c : {Case{"skip", "skip_marker"}, Case{"delete", "test_deleted"}, Case{"weaken", "assertion_weakened"},
-                 Case{"protected", "protected_path"}, Case{"commit", "git_tampering"}, Case{"escape", "path_escape"}}) {
+                 Case{"protected", "protected_path"}, Case{"commit", "git_tampering", false},
+                 Case{"escape", "path_escape"}}) {
     CAPTURE(c.mode);
-    Project p("max_attempts = 2\n");
+    Project p(std::string("max_attempts = 2\n") + (c.sandboxed ? "" : "[sandbox]\nenabled = false\n"));
     const auto main_before = p.git("rev-parse main");
     auto r = p.autofix(c.mode);
     INFO(r.out);
@@ -124,7 +126,7 @@ TEST_CASE("rails: an agent that gives up ends that failure at once") {
 }
 
 TEST_CASE("rails: an agent writing into the user's checkout is caught, alerted on, and the run stops") {
-  Project p;
+  Project p("[sandbox]\nenabled = false\n");  // the fallback: in the sandbox the write fails (test_autofix_sandbox.cpp)
   auto r = p.autofix("outside");
   INFO(r.out);
   CHECK(r.code == 1);

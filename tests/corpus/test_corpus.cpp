@@ -65,7 +65,7 @@ Autofix autofix(const GitRepo& repo, const std::string& project) {
                             (k_corpus / project / "SEEDED.json").string();
   Autofix a;
   auto t0 = std::chrono::steady_clock::now();
-  a.ran = repo.hostctl({"autofix", "--json", "--agent", agent}, {{"AGENT_LOG", (t.path() / "log").string()}},
+  a.ran = repo.hostctl({"autofix", "--json", "--agent", agent}, {{"AGENT_LOG", (t.path() / "log").string()}, {"FIXHOST_SANDBOX_WRITABLE", t.path().string()}},
                        std::chrono::seconds(900));
   a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   a.result = nlohmann::json::parse(a.ran.out, nullptr, false);

@@ -2,7 +2,9 @@
 #include <unistd.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 #include <fstream>
 
 #include "fixhost/host/config.hpp"
@@ -199,4 +201,48 @@ TEST_CASE("config notes: no fixhost.toml, a file without [[suites]], python only
   c = load_config(r.dir);
   REQUIRE_FALSE(c.is_ok());
   CHECK(c.status().message().find("{tests}") != std::string::npos);
+}
+
+TEST_CASE("issue 9: [sandbox] is on by default and each of its keys is read") {
+  TempRepo r;
+  r.write("pytest.ini", "[pytest]\n");
+  auto d = load_config(r.dir, false);
+  REQUIRE(d.is_ok());
+  CHECK(d->sandbox.enabled);
+  CHECK(d->sandbox.network);
+  CHECK(d->sandbox.bwrap == "bwrap");
+  CHECK(std::find(d->sandbox.hidden.begin(), d->sandbox.hidden.end(), "~/.ssh") != d->sandbox.hidden.end());
+  r.write("fixhost.toml", R"(
+[sandbox]
+enabled = false
+network = false
+read_only = ["/opt/models"]
+writable = ["~/.claude", "~/.claude.json"]
+hidden = []
+bwrap = "/usr/local/bin/bwrap"
+)");
+  auto c = load_config(r.dir, false);
+  REQUIRE(c.is_ok());
+  CHECK_FALSE(c->sandbox.enabled);
+  CHECK_FALSE(c->sandbox.network);
+  CHECK(c->sandbox.read_only == std::vector<std::string>{"/opt/models"});
+  CHECK(c->sandbox.writable == std::vector<std::string>{"~/.claude", "~/.claude.json"});
+  CHECK(c->sandbox.hidden.empty());
+  CHECK(c->sandbox.bwrap == "/usr/local/bin/bwrap");
+}
+
+TEST_CASE("issue 9: a wrong [sandbox] key or value names the key and what it must be") {
+  TempRepo r;
+  r.write("pytest.ini", "[pytest]\n");
+  for (auto [toml, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[sandbox]\nenabled = \"no\"\n", "sandbox.enabled must be true or false"},
+           {"[sandbox]\nwritable = \"~/.claude\"\n", "sandbox.writable must be an array of strings"},
+           {"[sandbox]\nnetwrok = false\n", "sandbox.netwrok is not a sandbox setting"},
+           {"sandbox = true\n", "sandbox must be a table"}}) {
+    CAPTURE(toml);
+    r.write("fixhost.toml", toml);
+    auto c = load_config(r.dir, false);
+    REQUIRE_FALSE(c.is_ok());
+    CHECK(c.status().message().find(says) != std::string::npos);
+  }
 }

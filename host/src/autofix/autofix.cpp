@@ -20,6 +20,7 @@
 #include "fixhost/host/git.hpp"
 #include "fixhost/host/process.hpp"
 #include "fixhost/host/run_context.hpp"
+#include "fixhost/host/sandbox.hpp"
 #include "fixhost/host/suite_runner.hpp"
 #include "fixhost/store/capture.hpp"
 #include "prompt.hpp"
@@ -196,6 +197,7 @@ class Autofix {
   std::string stop_reason_;
   std::string commit_note_;
   std::vector<std::string> violations_, regressions_;
+  RunSandbox sandbox_;  // how agents, lint and typecheck are contained
 };
 
 Config Autofix::bounded() const {
@@ -601,10 +603,16 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
     as.category = d.category;
     as.prompt.data = prompt;
     as.prompt.total_bytes = prompt.size();
+    as.sandbox = sandbox_.state;
     if (auto r = run_->publish(as, d.seq); !r) return r.status();
 
     ProcessSpec spec;
     spec.argv = {"/bin/sh", "-c", agent_};
+    if (sandbox_.on) {
+      SandboxLayout layout = sandbox_.layout;
+      layout.scratch.push_back(dir);  // the summary file is written there
+      spec.argv = sandbox_argv(layout, spec.argv);
+    }
     spec.cwd = wt_.string();
     spec.env = {{"FIXHOST_PROMPT_FILE", (dir / "prompt.md").string()},
                 {"FIXHOST_FAILURE_FILE", (dir / "failure.json").string()},
@@ -813,7 +821,7 @@ Result<std::multiset<std::string>> Autofix::run_tool(const std::string& purpose,
   auto started = run_->publish(s);
   if (!started) return started.status();
   ProcessSpec spec;
-  spec.argv = argv;
+  spec.argv = sandbox_.on ? sandbox_argv(sandbox_.layout, argv) : argv;  // its config may be the agent's code
   spec.cwd = wt_.string();
   spec.timeout = std::max(std::chrono::milliseconds(1000), remaining());
   auto pr = run_process(spec);
@@ -1313,6 +1321,10 @@ Result<AutofixResult> Autofix::run() {
     clean_up_worktree();
     return fail(why);
   };
+  auto sandbox = run_sandbox(cfg_, store_, common_, wt_);
+  if (!sandbox) return refuse(sandbox.status().to_string());
+  sandbox_ = std::move(*sandbox);
+  if (!sandbox_.warning.empty()) say(sandbox_.warning);
   if (auto st = link_node_modules(); !st) return refuse(st.to_string());
   if (auto st = run_setup(); !st) return refuse(st.to_string());
   if (auto st = check_suites_run(); !st) return refuse(st.to_string());

@@ -194,14 +194,17 @@ struct FlakeDetected {
 
 // ---- the fix loop -------------------------------------------------------------------------
 struct AttemptStarted {
-  FIXHOST_PAYLOAD(AttemptStarted, 1);
+  FIXHOST_PAYLOAD(AttemptStarted, 2);
   std::string test_id;
   std::uint32_t attempt = 0;  // 1-based
   std::string agent;          // the agent command
   std::string category;
   Blob prompt;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2: how the agent was contained: "bwrap", "bwrap, no network", or "off: <why>" ("" before v2)
+  std::string sandbox;
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("test_id", test_id); f("attempt", attempt); f("agent", agent); f("category", category); f("prompt", prompt);
+    if (v >= 2) f("sandbox", sandbox);
   }
 };
 

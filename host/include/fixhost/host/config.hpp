@@ -34,6 +34,24 @@ struct SuiteConfig {
   bool link_node_modules = true;
 };
 
+// [sandbox]: how agents (and lint, typecheck) are contained (docs/SAFETY.md#the-sandbox).
+struct SandboxConfig {
+  // Run them under bubblewrap; false runs them as before, watched but not contained. Default: true
+  bool enabled = true;
+  // Let them reach the network (agents call their APIs); false cuts it. Default: true
+  bool network = true;
+  // Extra paths they may read (e.g. "/opt/models") or write (e.g. "~/.claude"); the rest of the
+  // file system is read-only and /tmp is private. Default: none
+  std::vector<std::string> read_only;
+  std::vector<std::string> writable;
+  // Paths hidden from them (credentials). Default: ~/.ssh, ~/.gnupg, ~/.aws, ~/.config/gh,
+  // ~/.git-credentials, ~/.netrc, ~/.docker/config.json
+  std::vector<std::string> hidden{"~/.ssh", "~/.gnupg", "~/.aws", "~/.config/gh", "~/.git-credentials", "~/.netrc",
+                                  "~/.docker/config.json"};
+  // The bubblewrap program (looked up on PATH). Default: "bwrap"
+  std::string bwrap = "bwrap";
+};
+
 struct Config {
   std::filesystem::path repo;  // absolute repository root
   std::filesystem::path file;  // the fixhost.toml read ("" when none)
@@ -80,6 +98,9 @@ struct Config {
   std::vector<std::string> test_edit_categories{"stale_mock"};
   // Used by `hostctl stats` for the time-saved estimate. Default: 30
   double minutes_per_manual_fix = 30;
+
+  // [sandbox]: agents contained under bubblewrap (docs/SAFETY.md#the-sandbox).
+  SandboxConfig sandbox;
 
   // What was detected or defaulted, one line each, for the user.
   std::vector<std::string> notes;

@@ -1,10 +1,11 @@
 #pragma once
 // Child processes on a leash: each runs from an argv (no shell unless the argv says so) in its
-// own process group; on timeout the whole group and every live descendant (found in /proc,
-// even one that left the group with setsid) is killed, and when the child exits whatever is
-// left in its group is killed too. Output (stdout and stderr interleaved) is captured under
-// the head+tail size cap. Limit: a process that double-forks into a new session AND whose
-// parent has already exited is out of reach (it belongs to init).
+// own process group, below a small process of ours that is their child subreaper
+// (PR_SET_CHILD_SUBREAPER), so every descendant, even one that double-forked into a new
+// session, stays in its tree instead of going to init. On timeout the group and every
+// descendant get SIGTERM, then SIGKILL; when the child exits (or hostctl dies) everything it
+// left is killed and reaped before run_process returns. Output (stdout and stderr
+// interleaved) is captured under the head+tail size cap.
 // run_process is safe to call from several threads; each call blocks until its child is gone.
 #include <chrono>
 #include <functional>
