@@ -23,8 +23,9 @@ std::map<std::string, std::string> project() {
           {"tests/test_a.py", "from pkg.m import two\n\n\ndef test_two():\n    assert two() == 2\n"}};
 }
 
-Ran autofix(const GitRepo& repo, const std::map<std::string, std::string>& env = {}) {
+Ran autofix(const GitRepo& repo, std::map<std::string, std::string> env = {}) {
   TempDir t("fixhost-plan");
+  env["FIXHOST_SANDBOX_WRITABLE"] = t.path().string();  // the sandbox's /tmp is private: let the agent read its plan
   write_file(t.path() / "plan.json", R"({"test_two": [["pkg/m.py", "return 3", "return 2"]]})");
   return repo.hostctl({"autofix", "--json", "--agent",
                        "/usr/bin/python3 " FIXHOST_SOURCE_DIR "/tests/agents/agent.py plan " + (t.path() / "plan.json").string()},
