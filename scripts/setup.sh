@@ -10,7 +10,8 @@ pkgs=(cmake ninja-build g++ git pkg-config
       libboost-dev libboost-filesystem-dev libboost-system-dev librocksdb-dev libcereal-dev
       libspdlog-dev libfmt-dev doctest-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
       libpugixml-dev libsimdjson-dev libgit2-dev
-      python3-pytest python3-junitparser python3-flake8 python3-mypy)
+      python3-pytest python3-junitparser python3-flake8 python3-mypy
+      clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
