@@ -11,7 +11,8 @@ pkgs=(cmake ninja-build g++ git pkg-config
       libspdlog-dev libfmt-dev doctest-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
       libpugixml-dev libsimdjson-dev libgit2-dev
       python3-pytest python3-junitparser python3-flake8 python3-mypy
-      bubblewrap)
+      bubblewrap
+      clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

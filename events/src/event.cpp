@@ -52,8 +52,7 @@ Result<Event> decode_envelope(std::string_view bytes) {
   std::uint16_t type = 0;
   try {
     detail::InBuf buf(bytes.data(), bytes.size());
-    std::istream is(&buf);
-    cereal::BinaryInputArchive ar(is);
+    detail::BoundedInputArchive ar(buf);
     ar(e.seq, e.ts_us, e.run_id, type, e.schema, e.source, e.causation, e.payload);
   } catch (const std::exception& ex) {
     return make_error(Errc::corruption, std::string("event envelope of ") + std::to_string(bytes.size()) +

@@ -15,11 +15,18 @@ namespace fs = std::filesystem;
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
   if (text.empty()) return make_error(Errc::invalid_argument, "empty duration; write e.g. \"90s\", \"5m\" or \"1h\"");
+  // Past 100 years a duration is a typo; the bound also keeps the arithmetic below from
+  // overflowing (found by fuzz_config, issue 9).
+  constexpr long long k_max_seconds = 100LL * 365 * 86400;
+  auto too_long = [&] {
+    return make_error(Errc::invalid_argument, "duration '" + std::string(text) + "' is longer than 100 years");
+  };
   long long total = 0, cur = 0;
   bool have_digit = false;
   for (char c : text) {
     if (c >= '0' && c <= '9') {
       cur = cur * 10 + (c - '0');
+      if (cur > k_max_seconds) return too_long();
       have_digit = true;
       continue;
     }
@@ -28,10 +35,12 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
       return make_error(Errc::invalid_argument,
                         "duration '" + std::string(text) + "' is not understood; write e.g. \"90s\", \"5m\", \"1h30m\"");
     total += cur * mult;
+    if (total > k_max_seconds) return too_long();
     cur = 0;
     have_digit = false;
   }
   total += cur;  // a bare number is seconds
+  if (total > k_max_seconds) return too_long();
   return std::chrono::seconds(total);
 }
 

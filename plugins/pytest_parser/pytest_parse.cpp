@@ -467,7 +467,8 @@ TextScan scan_text(std::string_view out) {
     }
     if (line.starts_with("!!!") && line.ends_with("!!!")) {
       close_block();
-      std::string_view t = trim(std::string_view(line).substr(line.find_first_not_of('!')));
+      std::size_t text_at = line.find_first_not_of('!');  // npos: a line of '!' alone
+      std::string_view t = trim(std::string_view(line).substr(std::min(text_at, line.size())));
       t = trim(t.substr(0, t.find_last_not_of('!') + 1));
       if (!t.empty()) scan.interrupted = t;
       continue;

@@ -2,7 +2,7 @@
 // Binary encoding of payloads and envelopes with cereal's BinaryArchive (little-endian, strings
 // and vectors as u64 length + elements). A payload's bytes are its fields in `fields()` order.
 // Envelope layout: u64 seq | i64 ts_us | str run_id | u16 type | u16 schema | str source |
-// u64 causation | str payload.
+// u64 causation | str payload. Decoding checks every length and bool against the bytes.
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -13,6 +13,7 @@
 #include <streambuf>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "fixhost/events/event.hpp"
 #include "fixhost/events/payloads.hpp"
@@ -25,7 +26,49 @@ namespace detail {
 class InBuf : public std::streambuf {
  public:
   InBuf(const char* p, std::size_t n) { char* b = const_cast<char*>(p); setg(b, b, b + n); }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
 };
+
+// cereal's BinaryInputArchive for bytes that may be damaged (issue 9, fuzzing): the same format,
+// but a length is refused when it exceeds the bytes left (every element takes at least one), so
+// a flipped bit cannot make a decoder allocate gigabytes, and a bool must be 0 or 1 (any other
+// byte in a bool is undefined behaviour). Both throw cereal::Exception.
+class BoundedInputArchive : public cereal::InputArchive<BoundedInputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit BoundedInputArchive(InBuf& in) : InputArchive(this), in_(in) {}
+  void loadBinary(void* data, std::size_t size) {
+    if (in_.sgetn(static_cast<char*>(data), static_cast<std::streamsize>(size)) != static_cast<std::streamsize>(size))
+      throw cereal::Exception("truncated: " + std::to_string(size) + " more bytes expected");
+  }
+  void check_size(std::uint64_t n) const {
+    if (n > in_.remaining())
+      throw cereal::Exception("length " + std::to_string(n) + " but only " + std::to_string(in_.remaining()) +
+                              " bytes left");
+  }
+ private:
+  InBuf& in_;
+};
+
+template <class T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, T& t) { ar.loadBinary(std::addressof(t), sizeof(t)); }
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, bool& b) {
+  unsigned char c = 0;
+  ar.loadBinary(&c, 1);
+  if (c > 1) throw cereal::Exception("bool byte is " + std::to_string(c) + ", not 0 or 1");
+  b = c == 1;
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::NameValuePair<T>& t) { ar(t.value); }
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::SizeTag<T>& t) {
+  ar(t.size);
+  ar.check_size(static_cast<std::uint64_t>(t.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::BinaryData<T>& bd) {
+  ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
 // Appends straight into a std::string.
 class OutBuf : public std::streambuf {
  public:
@@ -80,8 +123,7 @@ Result<P> decode(const Event& e) {
   P p;
   try {
     detail::InBuf buf(e.payload.data(), e.payload.size());
-    std::istream is(&buf);
-    cereal::BinaryInputArchive ar(is);
+    detail::BoundedInputArchive ar(buf);
     p.fields([&](const char*, auto& m) { ar(m); }, e.schema);
   } catch (const std::exception& ex) {
     return make_error(Errc::corruption, "event " + std::to_string(e.seq) + " (" +
