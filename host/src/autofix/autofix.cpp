@@ -130,6 +130,12 @@ class Autofix {
   Status prepare_worktree();
   // Each suite must see in the worktree what it sees in the checkout: the untracked things
   // it needs (node_modules, a virtualenv, generated files) linked in, copied in or set up.
+  // Runs a command of the host's own (setup, collect, lint, typecheck) and records it as a
+  // SuiteStarted/SuiteFinished pair of runner "command".
+  Result<ProcessResult> record_command(const std::string& suite, const std::string& purpose,
+                                       const std::vector<std::string>& argv, const fs::path& cwd,
+                                       std::chrono::milliseconds timeout,
+                                       const std::map<std::string, std::string>& env = {});
   Status link_node_modules();
   Status run_setup();
   Status check_suites_run();
@@ -286,6 +292,40 @@ Status Autofix::prepare_worktree() {
   return Status::ok();
 }
 
+Result<ProcessResult> Autofix::record_command(const std::string& suite, const std::string& purpose,
+                                              const std::vector<std::string>& argv, const fs::path& cwd,
+                                              std::chrono::milliseconds timeout,
+                                              const std::map<std::string, std::string>& env) {
+  events::SuiteStarted s;
+  s.suite = suite;
+  s.runner = "command";
+  s.purpose = purpose;
+  s.argv = argv;
+  s.cwd = cwd.lexically_normal().string();
+  auto started = run_->publish(s);
+  if (!started) return started.status();
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.cwd = s.cwd;
+  spec.env = env;
+  spec.timeout = timeout;
+  auto pr = run_process(spec);
+  if (!pr) return pr.status();
+  events::SuiteFinished f;
+  f.suite = suite;
+  f.runner = "command";
+  f.purpose = purpose;
+  f.exit_code = pr->exit_code;
+  f.signal = pr->signal;
+  f.timed_out = pr->timed_out;
+  f.duration_ms = pr->duration_ms;
+  f.output = pr->output;
+  f.report_format = "none";
+  f.error = pr->spawn_error;
+  if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
+  return pr;
+}
+
 Status Autofix::link_node_modules() {
   for (const auto& suite : cfg_.suites) {
     if (suite.runner != "jest" || !suite.link_node_modules || !suite.setup.empty()) continue;
@@ -310,32 +350,10 @@ Status Autofix::run_setup() {
   for (const auto& suite : cfg_.suites) {
     if (suite.setup.empty()) continue;
     say("setup for suite '" + suite.name + "': " + suite.setup[0] + (suite.setup.size() > 1 ? " ..." : ""));
-    events::SuiteStarted s;
-    s.suite = suite.name;
-    s.runner = "command";
-    s.purpose = "setup";
-    s.argv = suite.setup;
-    s.cwd = (wt_ / suite.cwd).lexically_normal().string();
-    auto started = run_->publish(s);
-    if (!started) return started.status();
-    ProcessSpec spec;
-    spec.argv = suite.setup;
-    spec.cwd = s.cwd;
-    spec.timeout = std::max(std::chrono::milliseconds(1000), std::min<std::chrono::milliseconds>(suite.timeout, remaining()));
-    auto pr = run_process(spec);
+    auto pr = record_command(suite.name, "setup", suite.setup, wt_ / suite.cwd,
+                             std::max(std::chrono::milliseconds(1000),
+                                      std::min<std::chrono::milliseconds>(suite.timeout, remaining())));
     if (!pr) return pr.status();
-    events::SuiteFinished f;
-    f.suite = suite.name;
-    f.runner = "command";
-    f.purpose = "setup";
-    f.exit_code = pr->exit_code;
-    f.signal = pr->signal;
-    f.timed_out = pr->timed_out;
-    f.duration_ms = pr->duration_ms;
-    f.output = pr->output;
-    f.report_format = "none";
-    f.error = pr->spawn_error;
-    if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
     if (!pr->spawn_error.empty() || pr->exit_code != 0 || pr->timed_out) {
       const auto& out = pr->output.data;
       return make_error(Errc::invalid_argument,
@@ -360,31 +378,11 @@ Status Autofix::check_suites_run() {
       std::set<std::string> listed;  // pytest: node ids; jest: test files relative to the root
     };
     auto collect = [&](const fs::path& root, Seen& out) -> Status {
-      events::SuiteStarted s;
-      s.suite = suite.name;
-      s.runner = "command";
-      s.purpose = "collect";
-      s.argv = argv;
-      s.cwd = (root / suite.cwd).lexically_normal().string();
-      auto started = run_->publish(s);
-      if (!started) return started.status();
-      ProcessSpec spec;
-      spec.argv = argv;
-      spec.cwd = s.cwd;
-      spec.env = {{"PYTHONDONTWRITEBYTECODE", "1"}, {"NO_COLOR", "1"}, {"FORCE_COLOR", "0"}};
-      spec.timeout = std::max(std::chrono::milliseconds(1000), std::min<std::chrono::milliseconds>(suite.timeout, remaining()));
-      auto pr = run_process(spec);
+      auto pr = record_command(suite.name, "collect", argv, root / suite.cwd,
+                               std::max(std::chrono::milliseconds(1000),
+                                        std::min<std::chrono::milliseconds>(suite.timeout, remaining())),
+                               {{"PYTHONDONTWRITEBYTECODE", "1"}, {"NO_COLOR", "1"}, {"FORCE_COLOR", "0"}});
       if (!pr) return pr.status();
-      events::SuiteFinished f;
-      f.suite = suite.name;
-      f.runner = "command";
-      f.purpose = "collect";
-      f.exit_code = pr->exit_code;
-      f.duration_ms = pr->duration_ms;
-      f.output = pr->output;
-      f.report_format = "none";
-      f.error = pr->spawn_error;
-      if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
       out.pr = std::move(*pr);
       // What each place lists: pytest a node id per line, jest a test file's path per line.
       const std::string prefix = root.string() + "/";
@@ -812,32 +810,10 @@ Status Autofix::fix_one(DetectedFailure& d, FixOutcome& out) {
 Result<std::multiset<std::string>> Autofix::run_tool(const std::string& purpose, const std::vector<std::string>& argv) {
   std::multiset<std::string> findings;
   if (argv.empty()) return findings;
-  events::SuiteStarted s;
-  s.suite = purpose;
-  s.runner = "command";
-  s.purpose = purpose;
-  s.argv = argv;
-  s.cwd = wt_.string();
-  auto started = run_->publish(s);
-  if (!started) return started.status();
-  ProcessSpec spec;
-  spec.argv = sandbox_.on ? sandbox_argv(sandbox_.layout, argv) : argv;  // its config may be the agent's code
-  spec.cwd = wt_.string();
-  spec.timeout = std::max(std::chrono::milliseconds(1000), remaining());
-  auto pr = run_process(spec);
+  // Its config may be the agent's code: it runs in the sandbox.
+  auto pr = record_command(purpose, purpose, sandbox_.on ? sandbox_argv(sandbox_.layout, argv) : argv, wt_,
+                           std::max(std::chrono::milliseconds(1000), remaining()));
   if (!pr) return pr.status();
-  events::SuiteFinished f;
-  f.suite = purpose;
-  f.runner = "command";
-  f.purpose = purpose;
-  f.exit_code = pr->exit_code;
-  f.signal = pr->signal;
-  f.timed_out = pr->timed_out;
-  f.duration_ms = pr->duration_ms;
-  f.output = pr->output;
-  f.report_format = "none";
-  f.error = pr->spawn_error;
-  if (auto r = run_->publish(f, started->front().seq); !r) return r.status();
   if (!pr->spawn_error.empty())
     return make_error(Errc::invalid_argument, purpose + " command '" + argv[0] + "' could not run: " +
                                                   pr->spawn_error + "; fix `" + purpose + "` in fixhost.toml");
