@@ -9,6 +9,7 @@
 // Prints the figures, then last `detect_over_bare: X` (target <= 1.5): the median over the runs of
 // detect's time over the mean of the bare runs just before and after it.
 // Usage: bench_detect [--tests N] [--failures N] [--slow-files N] [--runs N] [--dir DIR] [--keep]
+#include <CLI/CLI.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,21 +61,14 @@ int main(int argc, char** argv) {
   int tests = 600, failures = 70, slow_files = 6, runs = 5;
   fs::path dir;
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--tests") tests = std::stoi(next());
-    else if (a == "--failures") failures = std::stoi(next());
-    else if (a == "--slow-files") slow_files = std::stoi(next());
-    else if (a == "--runs") runs = std::max(1, std::stoi(next()));
-    else if (a == "--dir") dir = next();
-    else if (a == "--keep") keep = true;
-    else die("unknown argument '" + a + "'; usage: bench_detect [--tests N] [--failures N] [--slow-files N] [--runs N] "
-             "[--dir DIR] [--keep]");
-  }
+  CLI::App app{"bench_detect: what the flaky check costs on a suite with many failures"};
+  app.add_option("--tests", tests, "tests in the fixture")->capture_default_str();
+  app.add_option("--failures", failures, "deterministic failures among them")->capture_default_str();
+  app.add_option("--slow-files", slow_files, "files of 40 tests doing real work per test")->capture_default_str();
+  app.add_option("--runs", runs, "runs of each timing (median)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--dir", dir, "where the fixture goes (default: a temporary directory)");
+  app.add_flag("--keep", keep, "keep the fixture");
+  CLI11_PARSE(app, argc, argv);
   if (dir.empty()) dir = fs::temp_directory_path() / ("fixhost-bench-detect-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const std::string python = "/usr/bin/python3";
