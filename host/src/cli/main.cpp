@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   cli::register_plugins(app, shared);
   cli::register_log_commands(app, shared);
   cli::register_replay(app, shared);
+  cli::register_serve(app, shared);
+  cli::register_triage(app, shared);
 
   auto logger = spdlog::stderr_color_mt("hostctl");
   logger->set_pattern("%^%l%$: %v");
