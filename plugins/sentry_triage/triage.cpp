@@ -423,7 +423,7 @@ events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::Se
   const Grouping g = group_of(ev);
   out.group = g.group;
   out.grouping = g.method;
-  out.issue_id = in.issue_id.empty() ? g.group : in.issue_id;
+  out.issue_id = ev.issue_id.empty() ? g.group : ev.issue_id;
   out.title = ev.title.empty() ? in.title : ev.title;
   out.level = ev.level;
   out.event_id = ev.event_id;

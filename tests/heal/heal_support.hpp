@@ -13,7 +13,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <map>
 #include <string>
 #include <thread>
@@ -47,11 +50,12 @@ inline HttpAnswer http_request(const std::string& url, const std::string& method
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
-  bhttp::write(stream, req);
+  boost::beast::error_code ec;
+  bhttp::write(stream, req, ec);  // a server that refuses a big body answers before reading it all
   boost::beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64u << 20);
-  boost::beast::error_code ec;
+  ec = {};
   bhttp::read(stream, buf, parser, ec);
   HttpAnswer a;
   if (ec) {
@@ -65,6 +69,83 @@ inline HttpAnswer http_request(const std::string& url, const std::string& method
   for (const auto& f : res) a.headers[std::string(f.name_string())] = std::string(f.value());
   return a;
 }
+
+// A stand-in for a service that cannot run here (Sentry's REST API, a chat webhook): a loopback
+// HTTP server on a free port answering each request with `handler`, one connection at a time.
+// Records every request it saw.
+struct SeenRequest {
+  std::string method, target, body;
+  std::map<std::string, std::string> headers;
+};
+struct StandInAnswer {
+  int status = 200;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+class StandIn {
+ public:
+  using Handler = std::function<StandInAnswer(const SeenRequest&)>;
+  explicit StandIn(Handler handler) : handler_(std::move(handler)), acceptor_(ioc_) {
+    namespace net = boost::asio;
+    net::ip::tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    url_ = "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~StandIn() {
+    stop_ = true;
+    try {
+      http_request(url_, "GET", "/__stop");
+    } catch (...) {
+    }
+    thread_.join();
+  }
+  const std::string& url() const { return url_; }
+  std::vector<SeenRequest> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void loop() {
+    namespace bhttp = boost::beast::http;
+    while (!stop_) {
+      boost::asio::ip::tcp::socket sock(ioc_);
+      boost::beast::error_code ec;
+      acceptor_.accept(sock, ec);
+      if (ec || stop_) break;
+      boost::beast::flat_buffer buf;
+      bhttp::request<bhttp::string_body> req;
+      bhttp::read(sock, buf, req, ec);
+      if (ec) continue;
+      SeenRequest r{std::string(req.method_string()), std::string(req.target()), req.body(), {}};
+      for (const auto& f : req) r.headers[std::string(f.name_string())] = std::string(f.value());
+      {
+        std::lock_guard lock(mu_);
+        seen_.push_back(r);
+      }
+      StandInAnswer a = handler_(r);
+      bhttp::response<bhttp::string_body> res(static_cast<bhttp::status>(a.status), 11);
+      res.set(bhttp::field::content_type, "application/json");
+      for (const auto& [k, v] : a.headers) res.set(k, v);
+      res.body() = a.body;
+      res.keep_alive(false);
+      res.prepare_payload();
+      bhttp::write(sock, res, ec);
+      sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  }
+  Handler handler_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::string url_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<SeenRequest> seen_;
+};
 
 // `hostctl serve --listen 127.0.0.1:0` in `repo`, until stop().
 class ServeProcess {

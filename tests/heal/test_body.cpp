@@ -7,7 +7,7 @@
 
 using namespace fixhost::host::http;
 
-TEST_CASE("decode_body: gzip, deflate (zlib and raw) and br come back as sent") {
+TEST_CASE("heal decode_body: gzip, deflate (zlib and raw) and br come back as sent") {
   const std::string text = R"({"event_id":"abc","message":"hello"})";
   for (const char* enc : {"gzip", "deflate", "br"}) {
     CAPTURE(enc);
@@ -24,7 +24,7 @@ TEST_CASE("decode_body: gzip, deflate (zlib and raw) and br come back as sent") 
   CHECK(both.data == text);
 }
 
-TEST_CASE("decode_body: a decompression bomb is too_large, not an out-of-memory") {
+TEST_CASE("heal decode_body: a decompression bomb is too_large, not an out-of-memory") {
   const std::string zeros(64u << 20, '\0');  // 64 MiB that compress to ~64 KiB
   for (const char* enc : {"gzip", "deflate", "br"}) {
     CAPTURE(enc);
@@ -39,7 +39,7 @@ TEST_CASE("decode_body: a decompression bomb is too_large, not an out-of-memory"
   CHECK(plain.error == BodyError::too_large);
 }
 
-TEST_CASE("decode_body: broken or unknown encodings are named") {
+TEST_CASE("heal decode_body: broken or unknown encodings are named") {
   auto bad = decode_body("gzip", "this is not gzip", 1024);
   CHECK(bad.error == BodyError::malformed);
   CHECK(bad.detail.find("gzip") != std::string::npos);
@@ -52,7 +52,7 @@ TEST_CASE("decode_body: broken or unknown encodings are named") {
   CHECK(unknown.detail.find("compress") != std::string::npos);
 }
 
-TEST_CASE("hmac_sha256_hex matches RFC 4231 and compares in constant time") {
+TEST_CASE("heal hmac_sha256_hex matches RFC 4231 and compares in constant time") {
   // RFC 4231, test case 2.
   CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");

@@ -11,7 +11,7 @@ using nlohmann::json;
 
 namespace {
 // What python3-sentry-sdk 1.9 sends for a captured exception (trimmed).
-const char* k_store_event = R"({
+const char* k_store_event = R"json({
   "event_id": "9f2d2c1c0a5b4d2f8b8f6c3e1d2a7b10", "timestamp": "2026-12-02T06:00:00.000000Z",
   "level": "error", "platform": "python", "release": "shop@1.0.0", "environment": "production",
   "server_name": "web-1", "user": {"id": "user-7"},
@@ -24,11 +24,11 @@ const char* k_store_event = R"({
        {"filename": "shop/cart.py", "abs_path": "/srv/shop/cart.py", "function": "average_price", "module": "shop.cart",
         "lineno": 3, "context_line": "    return total / len(items)", "in_app": true}]}}]},
   "modules": {"sentry-sdk": "1.9.10"}, "extra": {"sys.argv": ["app.py"]}
-})";
+})json";
 IngestLimits limits() { return {}; }
 }  // namespace
 
-TEST_CASE("read_store: one SDK event is one SentryIssueIngested with the raw payload") {
+TEST_CASE("heal read_store: one SDK event is one SentryIssueIngested with the raw payload") {
   auto o = read_store("7", k_store_event, limits());
   REQUIRE(o.status == 200);
   REQUIRE(o.events.size() == 1);
@@ -52,7 +52,7 @@ TEST_CASE("read_store: one SDK event is one SentryIssueIngested with the raw pay
   CHECK(p.count == 1);
 }
 
-TEST_CASE("read_store: malformed and oversized bodies") {
+TEST_CASE("heal read_store: malformed and oversized bodies") {
   auto bad = read_store("7", "{not json", limits());
   CHECK(bad.status == 400);
   CHECK(bad.detail.find("not valid JSON") != std::string::npos);
@@ -69,7 +69,7 @@ TEST_CASE("read_store: malformed and oversized bodies") {
   CHECK(tx.skipped == 1);
 }
 
-TEST_CASE("read_envelope: items with and without length; only event items are errors") {
+TEST_CASE("heal read_envelope: items with and without length, only event items are errors") {
   const std::string event = json::parse(k_store_event).dump();
   const std::string env = std::string(R"({"event_id":"9f2d2c1c0a5b4d2f8b8f6c3e1d2a7b10","dsn":"http://pub123@127.0.0.1:8765/7"})") + "\n" +
                           R"({"type":"session"})" + "\n" + R"({"sid":"x","status":"ok"})" + "\n" +
@@ -96,7 +96,7 @@ TEST_CASE("read_envelope: items with and without length; only event items are er
   CHECK(read_envelope("7", env, small).status == 413);
 }
 
-TEST_CASE("auth keys: X-Sentry-Auth, the query and the DSN") {
+TEST_CASE("heal auth keys: X-Sentry-Auth, the query and the DSN") {
   CHECK(sentry_key_from_auth("Sentry sentry_key=abc123, sentry_version=7, sentry_client=sentry.python/1.9.10") == "abc123");
   CHECK(sentry_key_from_auth("Sentry sentry_version=7,sentry_key=k2,sentry_client=x") == "k2");
   CHECK(sentry_key_from_auth("Bearer x").empty());
@@ -107,7 +107,7 @@ TEST_CASE("auth keys: X-Sentry-Auth, the query and the DSN") {
   CHECK(key_from_dsn("nonsense").empty());
 }
 
-TEST_CASE("read_webhook: issue, event_alert and error resources; others record nothing") {
+TEST_CASE("heal read_webhook: issue, event_alert and error resources, others record nothing") {
   json issue = {{"action", "created"},
                 {"data", {{"issue", {{"id", "4711"}, {"shortId", "SHOP-1"}, {"title", "ZeroDivisionError: division by zero"},
                                      {"culprit", "shop.cart in average_price"}, {"level", "error"}, {"count", "12"},
@@ -141,7 +141,7 @@ TEST_CASE("read_webhook: issue, event_alert and error resources; others record n
   CHECK(read_webhook("issue", R"({"data":{}})", "r", limits()).status == 400);
 }
 
-TEST_CASE("webhook checks: signature and timestamp") {
+TEST_CASE("heal webhook checks: signature and timestamp") {
   const std::string body = R"({"action":"created"})";
   // hex HMAC-SHA256 of the body with the secret, as Sentry computes it.
   const std::string sig = "b35a2fcd7e0dbc7a8d1e5bd0b2ec1f5fbc8f6a2d0d7e9b48f6d13d8c2a1b9e13";
@@ -158,7 +158,7 @@ TEST_CASE("webhook checks: signature and timestamp") {
   CHECK(check_webhook_timestamp("soon", 1000, 300).find("not a number") != std::string::npos);
 }
 
-TEST_CASE("read_api_issue: the issue's figures with the latest event's frames (camelCase)") {
+TEST_CASE("heal read_api_issue: the issue's figures with the latest event's frames (camelCase)") {
   json issue = {{"id", "4711"}, {"shortId", "SHOP-1"}, {"title", "ZeroDivisionError: division by zero"},
                 {"culprit", "shop.cart in average_price"}, {"level", "error"}, {"count", "40"}, {"userCount", 9},
                 {"firstSeen", "2026-12-01T10:00:00Z"}, {"lastSeen", "2026-12-02T06:00:00Z"}, {"project", {{"slug", "shop"}}}};

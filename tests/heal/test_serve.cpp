@@ -61,8 +61,8 @@ const json* group_titled(const json& t, const std::string& prefix) {
 
 }  // namespace
 
-TEST_CASE("serve: the real python3-sentry-sdk reports to hostctl serve; triage groups what it recorded") {
-  GitRepo repo({{"fixhost.toml", k_toml}, {"README.md", "shop\n"}});
+TEST_CASE("heal serve: the real python3-sentry-sdk reports to hostctl serve, triage groups what it recorded") {
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", k_toml}, {"README.md", "shop\n"}});
   ServeProcess serve(repo.dir());
   auto v1 = run_in(repo.dir(), {"/usr/bin/python3", app_path(), dsn(serve), "v1"});
   REQUIRE_MESSAGE(v1.code == 0, v1.out << v1.err);
@@ -127,8 +127,8 @@ TEST_CASE("serve: the real python3-sentry-sdk reports to hostctl serve; triage g
   CHECK(t["groups"].size() == 5);
 }
 
-TEST_CASE("serve: auth, malformed bodies, limits and decompression bombs") {
-  GitRepo repo({{"fixhost.toml", k_toml}});
+TEST_CASE("heal serve: auth, malformed bodies, limits and decompression bombs") {
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", k_toml}});
   ServeProcess serve(repo.dir());
   const std::string ev = event_json("00000000000000000000000000000001");
   int accepted = 0;
@@ -208,8 +208,8 @@ TEST_CASE("serve: auth, malformed bodies, limits and decompression bombs") {
   CHECK(repo.events("SentryIssueIngested").size() == static_cast<std::size_t>(accepted));
 }
 
-TEST_CASE("serve: webhooks are verified, stale and forged ones refused, redeliveries recorded once") {
-  GitRepo repo({{"fixhost.toml", k_toml}});
+TEST_CASE("heal serve: webhooks are verified, stale and forged ones refused, redeliveries recorded once") {
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", k_toml}});
   const std::string secret = "client-secret-for-tests";
   auto hook = [&](const ServeProcess& s, const std::string& resource, const std::string& body, const std::string& request_id,
                   const std::string& sig, long long ts) {
@@ -274,8 +274,8 @@ TEST_CASE("serve: webhooks are verified, stale and forged ones refused, redelive
   CHECK(t["groups"][0]["issue_id"] == "4711");
 }
 
-TEST_CASE("serve: SIGTERM drains; every request answered 200 is in the log") {
-  GitRepo repo({{"fixhost.toml", k_toml}});
+TEST_CASE("heal serve: SIGTERM drains, every request answered 200 is in the log") {
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", k_toml}});
   ServeProcess serve(repo.dir());
   std::atomic<int> ok{0}, answered{0};
   std::atomic<bool> go{true};

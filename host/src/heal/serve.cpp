@@ -452,8 +452,30 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       self->busy_ = false;
-      if (ec || !res->keep_alive()) return self->close();
+      if (ec) return self->close();
+      if (!res->keep_alive()) return self->linger();
       self->read();
+    });
+  }
+
+  // Closes after the client has read the answer: shut down sending, then discard what the client
+  // still sends (the rest of a refused body) until it closes, for at most 2 s. Closing at once
+  // would reset the connection and could destroy the answer before the client read it.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code rec, std::size_t) {
+      if (rec) return self->close();
+      self->linger_more();
+    });
+  }
+  void linger_more() {
+    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code rec, std::size_t) {
+      if (rec) return self->close();
+      self->linger_more();
     });
   }
 
@@ -470,6 +492,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Request req_;
   bool keep_alive_ = true;
   bool busy_ = false;
+  std::vector<char> drain_;
   std::uint64_t id_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -104,8 +105,12 @@ std::string iso(std::int64_t us) {
 
 }  // namespace
 
-Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
-                               const TriageQuery& query) {
+namespace {
+
+using FactSource = std::function<Status(const std::function<bool(const events::Event&)>&)>;
+
+Result<TriageView> triage_from(const FactSource& facts, std::uint64_t last_seq,
+                               const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const TriageQuery& query) {
   BusOptions bo;
   bo.pure_only = true;
   Bus bus(bo);
@@ -115,11 +120,12 @@ Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std
                       "no loaded pure plugin triages SentryIssueIngested; the sentry_triage plugin should be in the "
                       "built-in plugin directory (hostctl plugins lists what was loaded)");
   TriageView view;
-  FoldSink sink(log.last_seq());
+  FoldSink sink(last_seq);
   const std::int64_t now = query.now_us.value_or(events::now_us());
   const std::int64_t hour_ago = now - 3600LL * 1000000;
   Status inner;
-  auto st = log.scan_type(events::EventType::SentryIssueIngested, [&](const events::Event& e) {
+  auto st = facts([&](const events::Event& e) {
+    if (e.type != events::EventType::SentryIssueIngested) return true;
     if (query.since_us && e.ts_us < *query.since_us) return true;
     auto p = events::decode<events::SentryIssueIngested>(e);
     if (!p) return true;  // a newer schema: skipped, like any reader that does not know it
@@ -154,6 +160,30 @@ Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std
   });
   view.plugin_failures = std::move(sink.failures);
   return view;
+}
+
+}  // namespace
+
+Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
+                               const TriageQuery& query) {
+  return triage_from(
+      [&](const std::function<bool(const events::Event&)>& visit) {
+        return log.scan_type(events::EventType::SentryIssueIngested, visit);
+      },
+      log.last_seq(), plugins, query);
+}
+
+Result<TriageView> triage_events(const std::vector<events::Event>& facts,
+                                 const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const TriageQuery& query) {
+  std::uint64_t last = 0;
+  for (const auto& e : facts) last = std::max(last, e.seq);
+  return triage_from(
+      [&](const std::function<bool(const events::Event&)>& visit) {
+        for (const auto& e : facts)
+          if (!visit(e)) break;
+        return Status::ok();
+      },
+      last, plugins, query);
 }
 
 nlohmann::ordered_json to_json(const TriageGroup& g) {

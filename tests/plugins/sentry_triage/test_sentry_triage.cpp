@@ -167,7 +167,7 @@ TEST_CASE("sentry_triage: severity and decisions from the shipped rules") {
   }
 }
 
-TEST_CASE("sentry_triage: fixhost.toml overrides the rules; [heal] exclude paths are skipped") {
+TEST_CASE("sentry_triage: fixhost.toml overrides the rules, [heal] exclude paths are skipped") {
   LoadedPlugin plugin("sentry_triage");
   SUBCASE("a rule with a shipped id replaces it; weights change the priority score") {
     REQUIRE(plugin->configure(R"(

@@ -57,6 +57,10 @@ struct TriageView {
 Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
                                const TriageQuery& query);
 
+// The same over facts in memory (seq set, e.g. fetched but not recorded by a dry run).
+Result<TriageView> triage_events(const std::vector<events::Event>& facts,
+                                 const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const TriageQuery& query);
+
 nlohmann::ordered_json to_json(const TriageGroup& g);
 // The terminal table of `hostctl triage`.
 std::string triage_table(const TriageView& view);
