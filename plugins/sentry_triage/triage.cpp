@@ -295,8 +295,7 @@ const Rule* first_match(const std::vector<Rule>& rules, const sdk::SentryEvent& 
     for (const auto& field : r.fields) {
       bool hit = any_value(ev, field, r.in_app_only, culprit, [&](const std::string& v) {
         if (v.empty() && field != "level") return false;
-        std::smatch m;
-        if (!std::regex_search(v, m, r.regex)) return false;
+        if (!r.search(v)) return false;
         matched = field + " '" + (v.size() > 80 ? v.substr(0, 80) + "..." : v) + "'";
         return true;
       });

@@ -2,12 +2,14 @@
 // sentry_triage's logic, apart from the plugin shell so tests and benchmarks call it directly:
 // the rule set (shipped rules.toml + [plugins.sentry_triage] overrides), the grouping key of an
 // event the way Sentry's app variant builds it, and the verdict (severity, decision, reason).
-// A Rules object is immutable after load and safe to share between threads; triage() is pure.
+// triage() is pure (same event and rules, same verdict). A Rules object memoises regex results
+// per value (std::regex is slow and values repeat: paths, types), so it is not thread-safe.
 #include <cstdint>
 #include <map>
 #include <regex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "fixhost/events/payloads.hpp"
@@ -25,6 +27,15 @@ struct Rule {
   std::string pattern;
   std::regex regex;
   bool in_app_only = true;  // path: only in-app frames
+  // value -> whether regex finds a match in it; bounded (cleared past 65536 entries).
+  mutable std::unordered_map<std::string, bool> memo;
+  bool search(const std::string& value) const {
+    if (auto it = memo.find(value); it != memo.end()) return it->second;
+    if (memo.size() >= 65536) memo.clear();
+    const bool hit = std::regex_search(value, regex);
+    memo.emplace(value, hit);
+    return hit;
+  }
 };
 
 struct Rules {

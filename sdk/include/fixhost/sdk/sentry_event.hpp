@@ -137,30 +137,38 @@ inline bool is_library_path(std::string_view p) {
   return false;
 }
 
+// One pass over the frame's members (a lookup per key would scan the object each time).
 inline SentryFrame frame_from(element f) {
   SentryFrame out;
-  out.filename = str(f, "filename");
-  out.abs_path = str(f, "abs_path");
-  if (out.abs_path.empty()) out.abs_path = str(f, "absPath");
-  out.module = str(f, "module");
-  out.function = str(f, "function");
-  std::string line = str(f, "lineno");
-  if (line.empty()) line = str(f, "lineNo");
+  if (f.type() != element_type::OBJECT) return out;
+  std::optional<element> ctx, in_app;
+  std::string abs_camel, line;
+  for (auto field : object_of(f)) {
+    const std::string_view k = field.key;
+    if (field.value.type() == element_type::NULL_VALUE) continue;
+    if (k == "filename") out.filename = text(field.value);
+    else if (k == "abs_path") out.abs_path = text(field.value);
+    else if (k == "absPath") abs_camel = text(field.value);
+    else if (k == "module") out.module = text(field.value);
+    else if (k == "function") out.function = text(field.value);
+    else if (k == "lineno" || k == "lineNo") line = text(field.value);
+    else if (k == "context_line") out.context_line = text(field.value);
+    else if (k == "context") ctx = field.value;
+    else if (k == "in_app" || k == "inApp") in_app = field.value;
+  }
+  if (out.abs_path.empty()) out.abs_path = std::move(abs_camel);
   out.lineno = line.empty() ? 0 : std::strtoll(line.c_str(), nullptr, 10);
-  out.context_line = str(f, "context_line");
-  if (auto ctx = child(f, "context"); out.context_line.empty() && ctx && is_array(*ctx)) {
+  if (ctx && out.context_line.empty() && is_array(*ctx)) {
     // REST: [[lineno, "code"], ...]; the pair at lineNo is the context line.
     for (element pair : array_of(*ctx)) {
       if (!is_array(pair)) continue;
       simdjson::dom::array arr = array_of(pair);
       if (arr.size() != 2) continue;
       auto n = arr.at(0).value_unsafe();
-      if ((n.type() == element_type::INT64 || n.type() == element_type::UINT64) && text(n) == std::to_string(out.lineno))
+      if ((n.type() == element_type::INT64 || n.type() == element_type::UINT64) && text(n) == line)
         out.context_line = text(arr.at(1).value_unsafe());
     }
   }
-  auto in_app = child(f, "in_app");
-  if (!in_app) in_app = child(f, "inApp");
   if (in_app && in_app->type() == element_type::BOOL) out.in_app = in_app->get_bool().value_unsafe();
   else out.in_app = !is_library_path(out.abs_path.empty() ? out.filename : out.abs_path);
   return out;
@@ -224,33 +232,88 @@ inline SentryEvent read_sentry_event(simdjson::dom::element j) {
   using namespace sentry_detail;
   SentryEvent ev;
   if (j.type() != element_type::OBJECT) return ev;
-  ev.event_id = str(j, "event_id");
-  if (ev.event_id.empty()) ev.event_id = str(j, "eventID");
-  ev.timestamp = str(j, "timestamp");
-  if (ev.timestamp.empty()) ev.timestamp = str(j, "dateCreated");
-  ev.level = str(j, "level");
-  ev.platform = str(j, "platform");
-  ev.logger = str(j, "logger");
-  if (auto rel = child(j, "release")) ev.release = rel->type() == element_type::OBJECT ? str(*rel, "version") : text(*rel);
-  ev.environment = str(j, "environment");
-  ev.transaction = str(j, "transaction");
-  ev.culprit = str(j, "culprit");
-  ev.server_name = str(j, "server_name");
-  ev.title = str(j, "title");
-  ev.issue_id = str(j, "issue_id");
-  if (ev.issue_id.empty()) ev.issue_id = str(j, "groupID");
-  ev.short_id = str(j, "shortId");
-  if (auto p = child(j, "project")) ev.project = p->type() == element_type::OBJECT ? str(*p, "slug") : text(*p);
-  ev.count = count_of(j, "count");
-  ev.user_count = count_of(j, "userCount");
-  ev.first_seen = str(j, "firstSeen");
-  ev.last_seen = str(j, "lastSeen");
-
-  if (auto le = child(j, "logentry")) {
-    ev.message = str(*le, "formatted");
-    if (ev.message.empty()) ev.message = str(*le, "message");
+  // One pass over the members; the nested ones are read below.
+  std::optional<element> logentry, message, exception, stacktrace, entries, metadata, fingerprint, user, tags, request,
+      contexts, release, project;
+  std::string event_id_camel, date_created, group_id;
+  for (auto field : object_of(j)) {
+    const std::string_view k = field.key;
+    const element v = field.value;
+    if (v.type() == element_type::NULL_VALUE) continue;
+    switch (k.empty() ? 0 : k[0]) {
+      case 'c':
+        if (k == "culprit") ev.culprit = text(v);
+        else if (k == "count") ev.count = count_of(j, "count");
+        else if (k == "contexts") contexts = v;
+        break;
+      case 'd':
+        if (k == "dateCreated") date_created = text(v);
+        break;
+      case 'e':
+        if (k == "event_id") ev.event_id = text(v);
+        else if (k == "eventID") event_id_camel = text(v);
+        else if (k == "environment") ev.environment = text(v);
+        else if (k == "exception") exception = v;
+        else if (k == "entries") entries = v;
+        break;
+      case 'f':
+        if (k == "fingerprint") fingerprint = v;
+        else if (k == "firstSeen") ev.first_seen = text(v);
+        break;
+      case 'g':
+        if (k == "groupID") group_id = text(v);
+        break;
+      case 'i':
+        if (k == "issue_id") ev.issue_id = text(v);
+        break;
+      case 'l':
+        if (k == "level") ev.level = text(v);
+        else if (k == "logger") ev.logger = text(v);
+        else if (k == "logentry") logentry = v;
+        else if (k == "lastSeen") ev.last_seen = text(v);
+        break;
+      case 'm':
+        if (k == "message") message = v;
+        else if (k == "metadata") metadata = v;
+        break;
+      case 'p':
+        if (k == "platform") ev.platform = text(v);
+        else if (k == "project") project = v;
+        break;
+      case 'r':
+        if (k == "release") release = v;
+        else if (k == "request") request = v;
+        break;
+      case 's':
+        if (k == "server_name") ev.server_name = text(v);
+        else if (k == "stacktrace") stacktrace = v;
+        else if (k == "shortId") ev.short_id = text(v);
+        break;
+      case 't':
+        if (k == "timestamp") ev.timestamp = text(v);
+        else if (k == "transaction") ev.transaction = text(v);
+        else if (k == "title") ev.title = text(v);
+        else if (k == "tags") tags = v;
+        break;
+      case 'u':
+        if (k == "user") user = v;
+        else if (k == "userCount") ev.user_count = count_of(j, "userCount");
+        break;
+      default:
+        break;
+    }
   }
-  if (auto m = child(j, "message"); ev.message.empty() && m) {
+  if (ev.event_id.empty()) ev.event_id = std::move(event_id_camel);
+  if (ev.timestamp.empty()) ev.timestamp = std::move(date_created);
+  if (ev.issue_id.empty()) ev.issue_id = std::move(group_id);
+  if (release) ev.release = release->type() == element_type::OBJECT ? str(*release, "version") : text(*release);
+  if (project) ev.project = project->type() == element_type::OBJECT ? str(*project, "slug") : text(*project);
+
+  if (logentry) {
+    ev.message = str(*logentry, "formatted");
+    if (ev.message.empty()) ev.message = str(*logentry, "message");
+  }
+  if (auto m = message; ev.message.empty() && m) {
     if (m->type() == element_type::OBJECT) {
       ev.message = str(*m, "formatted");
       if (ev.message.empty()) ev.message = str(*m, "message");
@@ -258,15 +321,15 @@ inline SentryEvent read_sentry_event(simdjson::dom::element j) {
       ev.message = text(*m);
     }
   }
-  if (auto exc = child(j, "exception")) {
+  if (auto exc = exception) {
     if (is_array(*exc)) read_exception_values(*exc, ev);
     else if (auto values = child(*exc, "values")) read_exception_values(*values, ev);
   }
   if (ev.frames.empty())
-    if (auto st = child(j, "stacktrace"))
+    if (auto st = stacktrace)
       if (auto frames = child(*st, "frames")) read_frames(*frames, ev);
   // REST event: entries[] of {type, data}.
-  if (auto entries = child(j, "entries"); entries && is_array(*entries)) {
+  if (entries && is_array(*entries)) {
     for (element e : array_of(*entries)) {
       const std::string type = str(e, "type");
       auto data = child(e, "data");
@@ -285,22 +348,22 @@ inline SentryEvent read_sentry_event(simdjson::dom::element j) {
     }
   }
   // Issue objects carry the exception in metadata.
-  if (auto md = child(j, "metadata"); md && ev.exception_type.empty()) {
+  if (auto md = metadata; md && ev.exception_type.empty()) {
     ev.exception_type = str(*md, "type");
     ev.exception_value = str(*md, "value");
   }
-  if (auto fp = child(j, "fingerprint"); fp && is_array(*fp))
+  if (auto fp = fingerprint; fp && is_array(*fp))
     for (element f : array_of(*fp)) ev.fingerprint.push_back(text(f));
-  if (auto u = child(j, "user"); u && u->type() == element_type::OBJECT) {
+  if (auto u = user; u && u->type() == element_type::OBJECT) {
     for (std::string_view k : {"id", "email", "username", "ip_address"})
       if (ev.user.empty()) ev.user = str(*u, k);
   }
-  if (auto t = child(j, "tags")) read_tags(*t, ev);
-  if (auto req = child(j, "request"); req && req->type() == element_type::OBJECT) {
+  if (tags) read_tags(*tags, ev);
+  if (auto req = request; req && req->type() == element_type::OBJECT) {
     if (ev.request_url.empty()) ev.request_url = str(*req, "url");
     if (ev.request_method.empty()) ev.request_method = str(*req, "method");
   }
-  if (auto ctx = child(j, "contexts"))
+  if (auto ctx = contexts)
     if (auto resp = child(*ctx, "response")) ev.http_status = str(*resp, "status_code");
   if (ev.http_status.empty()) ev.http_status = tag(ev, "http.status_code");
   if (ev.level.empty()) ev.level = tag(ev, "level");
