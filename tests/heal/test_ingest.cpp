@@ -186,3 +186,13 @@ TEST_CASE("heal read_api_issue: the issue's figures with the latest event's fram
   CHECK(p.frames[0].line == 7);
   CHECK(p.raw.data == latest.dump());
 }
+
+TEST_CASE("heal read_envelope: an event item with no payload is a 400, not undefined behaviour (fuzz_sentry_ingest)") {
+  // fuzz/corpus/sentry_ingest/crash-issue10-empty-event.bin: the last item has no payload line, so
+  // simdjson was handed a null pointer with length 0 (UBSan: memcpy's nonnull argument).
+  auto o = read_envelope("7", "{\"event_id\":\"9\"}\n{\"type\":\"session\"}\n{}\n{\"type\":\"event\",\":515th\":515}", limits());
+  CHECK(o.status == 400);
+  CHECK(o.detail.find("is empty") != std::string::npos);
+  CHECK(read_envelope("7", "{}\n{\"type\":\"event\",\"length\":0}\n\n", limits()).status == 400);
+  CHECK(read_store("7", "", limits()).status == 400);
+}

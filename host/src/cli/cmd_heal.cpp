@@ -37,7 +37,9 @@ void register_heal(CLI::App& app, Shared& shared) {
   cmd->add_option("--report", o->report, "Also write the incident report (markdown) to this file");
   cmd->add_flag("--dry-run", o->dry_run, "Plan only: record nothing, send no alert, run no agent");
   cmd->add_flag("--json", o->json, "One JSON object: source, groups with their action, alerts, report");
-  cmd->callback([o, &shared] {
+  auto verify_cmd = std::make_shared<CLI::App*>(nullptr);
+  cmd->callback([o, &shared, verify_cmd] {
+    if (*verify_cmd && (*verify_cmd)->parsed()) return;  // `heal verify` runs alone
     auto progress = progress_printer(shared);
     fs::path root = repo_root(o->repo);
     auto config = load_config(root, false);
@@ -74,6 +76,53 @@ void register_heal(CLI::App& app, Shared& shared) {
     }
     if (o->json) std::cout << heal::to_json(*r).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     else std::cout << r->report << (r->run.empty() ? "(dry run: nothing recorded)\n" : "run " + r->run + " recorded\n");
+    shared.exit_code = r->exit_code;
+  });
+
+  struct VOpts {
+    std::string repo = ".", window = "24h";
+    bool json = false;
+  };
+  auto v = std::make_shared<VOpts>();
+  auto* verify = cmd->add_subcommand(
+      "verify",
+      "For each PR fixhost opened: its state from gh (merged, closed; commits a human pushed to it)\n"
+      "as PrResolved, and for merged ones whether the error came back in a newer release\n"
+      "(ErrorRecurrenceChecked: stopped, recurred, too early to tell). Exit 0; 2 gh failed.");
+  *verify_cmd = verify;
+  verify->add_option("--repo", v->repo, "Repository (default: the current directory)");
+  verify->add_option("--window", v->window, "Time without a recurrence after the merge that counts as stopped (default: 24h)");
+  verify->add_flag("--json", v->json, "One JSON object: {run, prs: [{number, issue_id, url, state, human_commits, recurrence, events_since, error}]}");
+  verify->callback([v, &shared] {
+    fs::path root = repo_root(v->repo);
+    auto config = load_config(root, false);
+    if (!config) {
+      shared.exit_code = fail(config.status().to_string());
+      return;
+    }
+    auto window = parse_duration(v->window);
+    if (!window) {
+      shared.exit_code = fail(window.status().message());
+      return;
+    }
+    heal::VerifyOptions vo;
+    vo.store_dir = resolve_store(shared.global, root);
+    for (const auto& p : shared.global.plugins) vo.extra_plugin_dirs.push_back(fs::absolute(p));
+    vo.argv = {"hostctl", "heal", "verify"};
+    vo.window = *window;
+    auto r = heal::run_heal_verify(*config, vo);
+    if (!r) {
+      shared.exit_code = fail(r.status().to_string());
+      return;
+    }
+    if (v->json) {
+      std::cout << heal::to_json(*r).dump(2) << "\n";
+    } else {
+      for (const auto& c : r->prs)
+        std::cout << "PR #" << c.number << " (" << c.issue_id << "): " << c.state
+                  << (c.recurrence.empty() ? "" : ", " + c.recurrence) << (c.error.empty() ? "" : ": " + c.error) << "\n";
+      std::cout << r->prs.size() << " fixhost PRs checked; run " << r->run << "\n";
+    }
     shared.exit_code = r->exit_code;
   });
 }

@@ -69,6 +69,10 @@ events::SentryIssueIngested from_event(const sdk::SentryEvent& ev, std::string_v
 
 // Parses `json` as an object; on failure fills `why`.
 bool parse_object(std::string_view json, element& out, std::string& why, std::string_view what) {
+  if (json.empty()) {  // also keeps a null data() away from simdjson's memcpy (found by fuzz_sentry_ingest)
+    why = std::string(what) + " is empty";
+    return false;
+  }
   auto r = thread_parser().parse(json.data(), json.size(), true);
   if (r.error()) {
     why = std::string(what) + " is not valid JSON (" + simdjson::error_message(r.error()) + ")";

@@ -31,6 +31,7 @@ class FoldSink : public EventSink {
   explicit FoldSink(std::uint64_t last_seq) : next_(last_seq + 1) {}
   const events::SentryIssueIngested* fact = nullptr;
   const events::Event* fact_event = nullptr;
+  const TriageQuery* query = nullptr;
   std::map<std::string, Acc> groups;
   std::vector<std::string> failures;
 
@@ -46,6 +47,7 @@ class FoldSink : public EventSink {
       auto t = events::decode<events::IssueTriaged>(e);
       if (!t) continue;
       fold(*t);
+      if (query && query->on_verdict) query->on_verdict(*fact_event, *t);
     }
     return Status::ok();
   }
@@ -121,6 +123,7 @@ Result<TriageView> triage_from(const FactSource& facts, std::uint64_t last_seq,
                       "built-in plugin directory (hostctl plugins lists what was loaded)");
   TriageView view;
   FoldSink sink(last_seq);
+  sink.query = &query;
   const std::int64_t now = query.now_us.value_or(events::now_us());
   const std::int64_t hour_ago = now - 3600LL * 1000000;
   Status inner;

@@ -2,14 +2,17 @@
 #include "fixhost/host/heal/heal.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
 
 #include "fixhost/events/codec.hpp"
+#include "fixhost/host/cli_util.hpp"
 #include "fixhost/host/heal/ingest.hpp"
 #include "fixhost/host/run_context.hpp"
 #include "fixhost/host/world/http/client.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "fixhost/store/event_log.hpp"
 
 namespace fixhost::host::heal {
@@ -308,6 +311,156 @@ nlohmann::ordered_json to_json(const HealResult& r) {
   j["alerts"] = r.alerts;
   j["exit_code"] = r.exit_code;
   j["report"] = r.report;
+  return j;
+}
+
+namespace {
+
+// "2026-12-02T06:00:00Z" (gh's mergedAt) -> microseconds since the epoch; 0 when unreadable.
+std::int64_t parse_iso_us(const std::string& s) {
+  std::tm tm{};
+  if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000000;
+}
+
+}  // namespace
+
+Result<VerifyResult> run_heal_verify(const Config& config, const VerifyOptions& o) {
+  RunOptions ro;
+  ro.store_dir = o.store_dir;
+  ro.extra_plugin_dirs = o.extra_plugin_dirs;
+  ro.mode = "heal";
+  ro.argv = o.argv;
+  auto started = RunContext::start(config, ro);
+  if (!started) return started.status();
+  RunContext& run = **started;
+  VerifyResult res;
+  res.run = run.id();
+  auto& log = run.log();
+
+  std::map<std::uint64_t, events::PrOpened> opened;
+  std::map<std::uint64_t, events::PrResolved> resolved;
+  std::map<std::uint64_t, bool> settled;  // an ErrorRecurrenceChecked that said stopped or recurred
+  Status st = log.scan_type(events::EventType::PrOpened, [&](const events::Event& e) {
+    if (auto p = events::decode<events::PrOpened>(e)) opened[p->number] = *p;
+    return true;
+  });
+  if (st) st = log.scan_type(events::EventType::PrResolved, [&](const events::Event& e) {
+    if (auto p = events::decode<events::PrResolved>(e)) resolved[p->number] = *p;
+    return true;
+  });
+  if (st) st = log.scan_type(events::EventType::ErrorRecurrenceChecked, [&](const events::Event& e) {
+    if (auto p = events::decode<events::ErrorRecurrenceChecked>(e); p && (p->stopped || p->events_since > 0))
+      settled[p->pr_number] = true;
+    return true;
+  });
+  if (!st) return st;
+
+  // Per-event group membership and release, for recurrence.
+  struct Seen {
+    std::int64_t ts_us;
+    std::string release;
+  };
+  std::map<std::string, std::vector<Seen>> by_group;
+  std::vector<events::Event> facts;
+  (void)log.scan_type(events::EventType::SentryIssueIngested, [&](const events::Event& e) {
+    facts.push_back(e);
+    return true;
+  });
+  TriageQuery q;
+  q.on_verdict = [&](const events::Event& fact, const events::IssueTriaged& t) {
+    by_group[t.issue_id].push_back({fact.ts_us, t.release});
+    if (t.group != t.issue_id) by_group[t.group].push_back({fact.ts_us, t.release});
+  };
+  if (!opened.empty()) {
+    auto view = triage_events(facts, run.plugins().loaded, q);
+    if (!view) return view.status();
+  }
+  const std::int64_t now = events::now_us();
+
+  for (const auto& [number, pr] : opened) {
+    PrCheck c;
+    c.number = number;
+    c.issue_id = pr.issue_id;
+    c.url = pr.url;
+    std::int64_t merged_us = 0;
+    if (auto r = resolved.find(number); r != resolved.end()) {
+      c.state = r->second.state;
+      c.human_commits = r->second.human_commits;
+      merged_us = r->second.resolved_at_us;
+    } else {
+      ProcessSpec spec;
+      spec.argv = {config.heal.gh, "pr", "view", std::to_string(number), "--json", "state,mergedAt,commits,reviews"};
+      spec.cwd = config.repo.string();
+      spec.timeout = std::chrono::seconds(60);
+      spec.interruptible = false;
+      auto ran = run_process(spec);
+      const std::string out = ran ? ran->output.data : std::string();
+      auto lb = out.find('{'), rb = out.rfind('}');
+      auto j = lb == std::string::npos || rb == std::string::npos ? nlohmann::json()
+                                                                   : nlohmann::json::parse(out.substr(lb, rb - lb + 1), nullptr, false);
+      if (!ran || !ran->spawn_error.empty() || ran->exit_code != 0 || !j.is_object()) {
+        c.state = "unknown";
+        c.error = "`" + config.heal.gh + " pr view " + std::to_string(number) + "` failed: " +
+                  (ran ? (ran->spawn_error.empty() ? one_line(out, 200) : ran->spawn_error) : ran.status().message()) +
+                  "; check gh auth status, or [heal] gh";
+        res.exit_code = 2;
+        res.prs.push_back(std::move(c));
+        continue;
+      }
+      const std::string state = j.value("state", "");
+      c.state = state == "MERGED" ? "merged" : state == "CLOSED" ? "closed" : "open";
+      if (j.contains("commits") && j["commits"].is_array())
+        for (const auto& commit : j["commits"]) {
+          const std::string headline = commit.is_object() ? commit.value("messageHeadline", "") : "";
+          if (headline.rfind("fix: [Sentry-", 0) != 0) ++c.human_commits;
+        }
+      if (c.state != "open") {
+        events::PrResolved pr_resolved;
+        pr_resolved.number = number;
+        pr_resolved.state = c.state;
+        pr_resolved.human_commits = c.human_commits;
+        pr_resolved.resolved_at_us = c.state == "merged" ? parse_iso_us(j.value("mergedAt", "")) : now;
+        if (pr_resolved.resolved_at_us == 0) pr_resolved.resolved_at_us = now;
+        pr_resolved.issue_id = pr.issue_id;
+        if (auto r = run.publish(pr_resolved, run.started_seq()); !r) return r.status();
+        merged_us = pr_resolved.resolved_at_us;
+      }
+    }
+    if (c.state == "merged" && !settled.count(number)) {
+      std::set<std::string> before;
+      for (const auto& s : by_group[pr.issue_id])
+        if (s.ts_us < merged_us) before.insert(s.release);
+      for (const auto& s : by_group[pr.issue_id])
+        if (s.ts_us >= merged_us && !before.count(s.release)) ++c.events_since;
+      const bool waited = now - merged_us >= static_cast<std::int64_t>(o.window.count()) * 1000000;
+      c.recurrence = c.events_since > 0 ? "recurred" : waited ? "stopped" : "too_early";
+      events::ErrorRecurrenceChecked rc;
+      rc.issue_id = pr.issue_id;
+      rc.pr_number = number;
+      rc.stopped = c.recurrence == "stopped";
+      rc.events_since = c.events_since;
+      rc.window_s = o.window.count();
+      if (auto r = run.publish(rc, run.started_seq()); !r) return r.status();
+    } else if (c.state == "merged") {
+      c.recurrence = "settled before";
+    }
+    res.prs.push_back(std::move(c));
+  }
+  (void)run.finish(res.exit_code == 0 ? "ok" : "error", res.exit_code,
+                   std::to_string(res.prs.size()) + " fixhost PRs checked");
+  return res;
+}
+
+nlohmann::ordered_json to_json(const VerifyResult& r) {
+  nlohmann::ordered_json j;
+  j["run"] = r.run;
+  j["prs"] = nlohmann::ordered_json::array();
+  for (const auto& c : r.prs)
+    j["prs"].push_back({{"number", c.number}, {"issue_id", c.issue_id}, {"url", c.url}, {"state", c.state},
+                        {"human_commits", c.human_commits}, {"recurrence", c.recurrence},
+                        {"events_since", c.events_since}, {"error", c.error}});
+  j["exit_code"] = r.exit_code;
   return j;
 }
 

@@ -389,6 +389,7 @@ inline SentryEvent read_sentry_event(simdjson::dom::element j) {
 // Parses `text` as JSON with `parser` (reused across calls; not thread-safe) and reads it;
 // nullopt when it is not a JSON object.
 inline std::optional<SentryEvent> parse_sentry_event(simdjson::dom::parser& parser, std::string_view text) {
+  if (text.empty()) return std::nullopt;
   auto r = parser.parse(text.data(), text.size(), true);
   if (r.error()) return std::nullopt;
   simdjson::dom::element root = r.value_unsafe();

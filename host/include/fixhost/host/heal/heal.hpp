@@ -5,6 +5,7 @@
 // hour: a HumanAlert, nothing fixed), SELECT (fixable P0/P1 groups in priority order, at most
 // max_fixes, none with an open fixhost PR; protected P0 groups alert a human), FIX (not yet: it
 // runs the shared attempt engine, which is not merged), REPORT (the incident report).
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -64,5 +65,41 @@ struct HealResult {
 Result<HealResult> run_heal(const Config& config, const HealOptions& options);
 
 nlohmann::ordered_json to_json(const HealResult& r);
+
+// `hostctl heal verify`: each PR fixhost opened (PrOpened) asked of gh (`gh pr view N --json
+// state,mergedAt,commits,reviews`): merged or closed is recorded as PrResolved (with the commits
+// a human pushed to it, those not titled `fix: [Sentry-`); for a merged one, whether its group
+// came back after the merge in a release not seen before the merge (ErrorRecurrenceChecked:
+// recurred with events_since > 0, stopped once `window` has passed without one, else too early
+// to tell: stopped = false, events_since = 0). Events from a release already running before the
+// merge are not a recurrence.
+struct VerifyOptions {
+  std::filesystem::path store_dir;
+  std::vector<std::filesystem::path> extra_plugin_dirs;
+  std::vector<std::string> argv;
+  // How long without a recurrence counts as stopped. Default: 24 h
+  std::chrono::seconds window{86400};
+  std::function<void(const std::string&)> progress;
+};
+
+struct PrCheck {
+  std::uint64_t number = 0;
+  std::string issue_id;
+  std::string url;
+  std::string state;       // open | merged | closed | unknown (gh failed: see error)
+  std::uint32_t human_commits = 0;
+  std::string recurrence;  // stopped | recurred | too_early | "" (not merged)
+  std::uint64_t events_since = 0;
+  std::string error;
+};
+
+struct VerifyResult {
+  std::string run;
+  std::vector<PrCheck> prs;
+  int exit_code = 0;  // 0; 2 when gh failed for a PR
+};
+
+Result<VerifyResult> run_heal_verify(const Config& config, const VerifyOptions& options);
+nlohmann::ordered_json to_json(const VerifyResult& r);
 
 }  // namespace fixhost::host::heal

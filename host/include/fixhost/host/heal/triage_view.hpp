@@ -4,6 +4,7 @@
 // users, first and last seen, the most severe verdict, priority = count x severity weight.
 // Read-only: works while `hostctl serve` writes. `hostctl triage` prints it; heal acts on it.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fixhost/events/payloads.hpp"
 #include "fixhost/host/loader.hpp"
 #include "fixhost/result.hpp"
 #include "fixhost/store/event_log.hpp"
@@ -44,6 +46,9 @@ struct TriageQuery {
   std::optional<std::int64_t> since_us;
   // The end of the window the error rate is measured over ("now"). Default: the clock
   std::optional<std::int64_t> now_us;
+  // Called with each fact and its verdict (heal verify: which events belong to a group).
+  // Default: none
+  std::function<void(const events::Event& fact, const events::IssueTriaged& verdict)> on_verdict;
 };
 
 struct TriageView {
