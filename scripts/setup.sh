@@ -10,6 +10,7 @@ pkgs=(cmake ninja-build g++ git pkg-config
       libboost-dev libboost-filesystem-dev libboost-system-dev librocksdb-dev libcereal-dev
       libspdlog-dev libfmt-dev doctest-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
       libpugixml-dev libsimdjson-dev libgit2-dev
+      libssl-dev zlib1g-dev libbrotli-dev pkg-config python3-sentry-sdk  # heal: serve (OpenSSL HMAC, gzip, br), the SDK in tests
       python3-pytest python3-junitparser python3-flake8 python3-mypy
       bubblewrap
       clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it

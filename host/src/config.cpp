@@ -231,6 +231,48 @@ Status read_sandbox(Config& c, const toml::node* n) {
   return Status::ok();
 }
 
+// [heal]: docs/HEAL.md#configuration.
+Status read_heal(Config& c, const toml::node* n) {
+  if (!n) return Status::ok();
+  const toml::table* h = n->as_table();
+  if (!h) return make_error(Errc::invalid_argument, where(c, "heal") + " must be a table: [heal]");
+  auto bad = [&](const std::string& key, const std::string& what) {
+    return make_error(Errc::invalid_argument, where(c, "heal." + key) + " " + what);
+  };
+  for (const auto& [k, v] : *h) {
+    const std::string key(k.str());
+    if (key == "ingest_keys" || key == "exclude") {
+      if (auto st = read_string_list(c, &v, "heal." + key, key == "exclude" ? c.heal.exclude : c.heal.ingest_keys); !st)
+        return st;
+    } else if (key == "listen" || key == "gh" || key == "remote" || key == "report_webhook") {
+      auto s = v.value<std::string>();
+      if (!s || (key != "report_webhook" && s->empty())) return bad(key, "must be a non-empty string");
+      (key == "listen" ? c.heal.listen : key == "gh" ? c.heal.gh : key == "remote" ? c.heal.remote : c.heal.report_webhook) = *s;
+    } else if (key == "max_event_bytes" || key == "max_request_bytes" || key == "max_errors_per_hour" || key == "max_fixes") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 1) return bad(key, "must be a whole number, 1 or more");
+      if (key == "max_fixes") c.heal.max_fixes = static_cast<int>(std::min<int64_t>(*i, 1000));
+      else (key == "max_event_bytes" ? c.heal.max_event_bytes : key == "max_request_bytes" ? c.heal.max_request_bytes
+                                                                                           : c.heal.max_errors_per_hour) =
+          static_cast<std::uint64_t>(*i);
+    } else if (key == "webhook_tolerance" || key == "budget" || key == "api_cache") {
+      auto& out = key == "webhook_tolerance" ? c.heal.webhook_tolerance : key == "budget" ? c.heal.budget : c.heal.api_cache;
+      if (auto st = read_duration(c, &v, "heal." + key, out); !st) return st;
+    } else if (key == "resolve") {
+      auto b = v.value<bool>();
+      if (!b) return bad(key, "must be true or false");
+      c.heal.resolve = *b;
+    } else {
+      return bad(key, "is not a heal setting; use ingest_keys, listen, max_event_bytes, max_request_bytes, "
+                      "webhook_tolerance, max_errors_per_hour, exclude, gh, remote, max_fixes, budget, api_cache, "
+                      "resolve or report_webhook (docs/HEAL.md)");
+    }
+  }
+  if (c.heal.max_event_bytes > c.heal.max_request_bytes)
+    return bad("max_event_bytes", "is larger than heal.max_request_bytes; an event must fit in a request");
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
@@ -319,6 +361,7 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     return st;
   if (auto st = read_sandbox(c, t.get("sandbox")); !st) return st;
   if (auto m = t.get("minutes_per_manual_fix")) c.minutes_per_manual_fix = m->value_or<double>(30.0);
+  if (auto st = read_heal(c, t.get("heal")); !st) return st;
 
   // The policy plugin judges attempts with the top-level `protected` and `test_edit_categories`
   // unless its own [plugins.policy] table sets them.
@@ -335,6 +378,19 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
   std::stringstream ps;
   ps << policy;
   c.plugin_config["policy"] = ps.str();
+
+  // sentry_triage skips errors in [heal] exclude paths, beside its own exclude_paths.
+  if (!c.heal.exclude.empty()) {
+    toml::table triage;
+    if (auto tt = t.at_path("plugins.sentry_triage").as_table()) triage = *tt;
+    toml::array paths;
+    if (auto* mine = triage.get_as<toml::array>("exclude_paths")) paths = *mine;
+    for (const auto& g : c.heal.exclude) paths.push_back(g);
+    triage.insert_or_assign("exclude_paths", paths);
+    std::stringstream ts;
+    ts << triage;
+    c.plugin_config["sentry_triage"] = ts.str();
+  }
   return c;
 }
 

@@ -143,10 +143,12 @@ Described describe(const Event& e) {
     case EventType::IssueTriaged:
       return decoded<events::IssueTriaged>(e, [](const events::IssueTriaged& p) {
         Described d;
-        d.subject = p.issue_id;
+        // Per group (several events of one group each differ the same way); the issue id for
+        // events triaged before groups were recorded (schema 1).
+        d.subject = p.group.empty() ? p.issue_id : p.group;
         d.valued = true;
         d.kind = DiffKind::severity;
-        d.value = p.priority + " (severity " + std::to_string(p.severity) + ")";
+        d.value = p.priority + " (severity " + std::to_string(p.severity) + ")" + (p.decision.empty() ? "" : " " + p.decision);
         d.label = d.value;
         return d;
       });

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <tuple>
 
 #include "commands.hpp"
 #include "fixhost/events/json.hpp"
@@ -56,7 +58,7 @@ nlohmann::json difference_json(const Difference& d) {
                       {"context", d.context},
                       {"purpose", d.purpose},
                       {"suite", d.suite}};
-  j[d.type == events::EventType::IssueTriaged ? "issue_id" : "test_id"] = d.subject;
+  j[d.type == events::EventType::IssueTriaged ? "group" : "test_id"] = d.subject;
   switch (d.kind) {
     case DiffKind::only_recorded:
       j["event"] = d.old_value;
@@ -103,6 +105,15 @@ nlohmann::json report_json(const ReplayReport& rep, const fs::path& store) {
         if (d.kind == kind) arr.push_back(difference_json(d));
       j[name] = std::move(arr);
     }
+    // Severity and decision changes summed per triage group: "P1 (severity 3) fix" -> "P0 (severity 10) human".
+    std::map<std::tuple<std::string, std::string, std::string>, std::uint32_t> by_group;
+    for (const auto& d : r.differences)
+      if (d.kind == DiffKind::severity && d.type == events::EventType::IssueTriaged)
+        ++by_group[{d.subject, d.old_value, d.new_value}];
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& [k, n] : by_group)
+      groups.push_back({{"group", std::get<0>(k)}, {"old", std::get<1>(k)}, {"new", std::get<2>(k)}, {"events", n}});
+    j["triage_changes_by_group"] = std::move(groups);
     j["counts"] = counts_json(r.count(DiffKind::only_recorded), r.count(DiffKind::only_replayed),
                               r.count(DiffKind::category), r.count(DiffKind::order), r.count(DiffKind::severity));
     runs.push_back(std::move(j));
@@ -133,6 +144,16 @@ void print_report(const ReplayReport& rep, const fs::path& store) {
       diff_rows.push_back({"  " + std::string(short_kind(d.kind)), d.context, d.subject,
                            std::string(events::event_type_name(d.type)), arrow(d)});
     std::cout << render_table({"  DIFFERENCE", "FROM", "TEST", "EVENT", "OLD -> NEW"}, diff_rows, 90);
+    std::map<std::tuple<std::string, std::string, std::string>, std::uint32_t> by_group;
+    for (const auto& d : r.differences)
+      if (d.kind == DiffKind::severity && d.type == events::EventType::IssueTriaged)
+        ++by_group[{d.subject, d.old_value, d.new_value}];
+    if (!by_group.empty()) {
+      std::vector<std::vector<std::string>> group_rows;
+      for (const auto& [k, n] : by_group)
+        group_rows.push_back({"  " + std::get<0>(k), std::get<1>(k) + " -> " + std::get<2>(k), std::to_string(n)});
+      std::cout << "triage changes per group:\n" << render_table({"  GROUP", "SEVERITY AND DECISION", "EVENTS"}, group_rows, 90);
+    }
   }
   std::cout << "\ntotal: " << rep.runs.size() << (rep.runs.size() == 1 ? " run, " : " runs, ")
             << rep.total_differences() << " differences (" << rep.total(DiffKind::only_recorded) << " only old, "

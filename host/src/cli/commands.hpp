@@ -21,6 +21,9 @@ void register_log_commands(CLI::App& app, Shared& shared);  // events, runs, sta
 void register_plugins(CLI::App& app, Shared& shared);
 void register_replay(CLI::App& app, Shared& shared);
 void register_autofix_commands(CLI::App& app, Shared& shared);  // autofix, approve, discard
+void register_serve(CLI::App& app, Shared& shared);   // docs/HEAL.md
+void register_triage(CLI::App& app, Shared& shared);  // docs/HEAL.md
+void register_heal(CLI::App& app, Shared& shared);    // docs/HEAL.md
 
 // Progress lines for commands that take a while: on stderr, silenced by --quiet.
 std::function<void(const std::string&)> progress_printer(const Shared& shared);

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
       "fixhost: runs your test suites, parses every failure, and keeps coding agents on a short,\n"
       "safe, measured leash while they fix them. Every step is an event in a RocksDB log.\n"
       "Exit codes: 0 ok; 1 failures found, some unfixable, differences (replay), refused (approve,\n"
-      "plugins); 2 could not run; 3 a time budget ran out; 130 interrupted. Reference: docs/CLI.md.",
+      "plugins); 2 could not run; 3 a time budget ran out; 4 heal: the rate guard tripped;\n"
+      "130 interrupted. Reference: docs/CLI.md.",
       "hostctl"};
   app.set_version_flag("--version", std::string("hostctl ") + FIXHOST_VERSION);
   app.require_subcommand(1);
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
   cli::register_plugins(app, shared);
   cli::register_log_commands(app, shared);
   cli::register_replay(app, shared);
+  cli::register_serve(app, shared);
+  cli::register_triage(app, shared);
+  cli::register_heal(app, shared);
 
   auto logger = spdlog::stderr_color_mt("hostctl");
   logger->set_pattern("%^%l%$: %v");

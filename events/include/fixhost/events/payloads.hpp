@@ -371,10 +371,10 @@ struct PrResolved {
 };
 
 struct SentryIssueIngested {
-  FIXHOST_PAYLOAD(SentryIssueIngested, 1);
+  FIXHOST_PAYLOAD(SentryIssueIngested, 2);
   std::string issue_id;
   std::string short_id;
-  std::string via;  // api | webhook | envelope
+  std::string via;  // api | webhook | envelope | store
   std::string project;
   std::string title;
   std::string culprit;
@@ -387,26 +387,55 @@ struct SentryIssueIngested {
   std::string fingerprint;
   std::vector<Frame> frames;  // innermost last, as Sentry orders them
   Blob raw;                   // the payload as received
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // schema 2
+  std::string event_id;        // the event's id (32 hex), "" for an issue without an event
+  std::string release;
+  std::string environment;
+  std::string exception_type;  // the innermost exception's type ("" for a message event)
+  std::string exception_value;
+  std::string user;            // user id, else email, else ip: what Sentry counts users by
+  std::string delivery_id;     // webhooks: the Request-ID header (deliveries are deduplicated on it)
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("issue_id", issue_id); f("short_id", short_id); f("via", via); f("project", project); f("title", title);
     f("culprit", culprit); f("level", level); f("platform", platform); f("count", count);
     f("user_count", user_count); f("first_seen", first_seen); f("last_seen", last_seen);
     f("fingerprint", fingerprint); f("frames", frames); f("raw", raw);
+    if (v >= 2) {
+      f("event_id", event_id); f("release", release); f("environment", environment);
+      f("exception_type", exception_type); f("exception_value", exception_value); f("user", user);
+      f("delivery_id", delivery_id);
+    }
   }
 };
 
 struct IssueTriaged {
-  FIXHOST_PAYLOAD(IssueTriaged, 1);
+  FIXHOST_PAYLOAD(IssueTriaged, 2);
   std::string issue_id;
   std::string group;     // hash of the normalised stack trace
-  std::string priority;  // P0 | P1 | P2
-  double score = 0;
+  std::string priority;  // P0 | P1 | P2 (the severity class)
+  double score = 0;      // this event's contribution to the group's priority (severity weight)
   std::uint64_t frequency = 0;
-  std::uint32_t severity = 0;
-  std::string reason;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  std::uint32_t severity = 0;  // the severity class's weight
+  std::string reason;          // why this severity, and for skip/human why
+  // schema 2
+  std::string decision;  // fix | document | skip | human
+  std::string title;
+  std::string culprit;   // file:line of the innermost in-app frame
+  std::string level;
+  std::string event_id;
+  std::string user;
+  std::string release;
+  std::string environment;
+  std::string grouping;  // fingerprint | in_app | exception | message: what the group was made from
+  std::string rules;     // the severity rule that matched (its id)
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("issue_id", issue_id); f("group", group); f("priority", priority); f("score", score);
     f("frequency", frequency); f("severity", severity); f("reason", reason);
+    if (v >= 2) {
+      f("decision", decision); f("title", title); f("culprit", culprit); f("level", level);
+      f("event_id", event_id); f("user", user); f("release", release); f("environment", environment);
+      f("grouping", grouping); f("rules", rules);
+    }
   }
 };
 

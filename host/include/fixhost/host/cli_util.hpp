@@ -15,6 +15,7 @@ enum ExitCode : int {
   k_exit_failures = 1,     // detect: failures found; autofix: some failures unfixable
   k_exit_cannot_run = 2,   // bad input, usage error, store or suite could not be used
   k_exit_budget = 3,       // autofix: a time budget ran out
+  k_exit_rate_guard = 4,   // heal: more errors in the last hour than [heal] max_errors_per_hour
 };
 
 struct GlobalOptions {

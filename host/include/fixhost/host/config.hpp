@@ -3,6 +3,7 @@
 // are detected from the repository (pytest, jest) and `notes` says what was chosen and how to
 // override it. Reference: docs/CONFIG.md.
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -50,6 +51,37 @@ struct SandboxConfig {
                                   "~/.docker/config.json"};
   // The bubblewrap program (looked up on PATH). Default: "bwrap"
   std::string bwrap = "bwrap";
+};
+
+// [heal]: self-heal from production errors (docs/HEAL.md#configuration).
+struct HealConfig {
+  // Sentry public keys (the DSN's user part) `hostctl serve` accepts; none accepts nothing.
+  // Default: none
+  std::vector<std::string> ingest_keys;
+  // Where `hostctl serve` listens, ADDR:PORT. Default: "127.0.0.1:8765"
+  std::string listen = "127.0.0.1:8765";
+  // Largest event, and largest request body, after decompression; bigger is 413.
+  // Default: 1 MiB and 20 MiB
+  std::uint64_t max_event_bytes = 1u << 20;
+  std::uint64_t max_request_bytes = 20u << 20;
+  // A webhook whose Sentry-Hook-Timestamp is further than this from now is refused. Default: 5 min
+  std::chrono::seconds webhook_tolerance{300};
+  // Above this many error events in the last hour heal alerts a human instead of fixing. Default: 100
+  std::uint64_t max_errors_per_hour = 100;
+  // Globs of paths whose errors are never fixed (e.g. "vendor/**", "migrations/**"). Default: none
+  std::vector<std::string> exclude;
+  // The gh program, and the git remote fix branches are pushed to. Default: "gh", "origin"
+  std::string gh = "gh";
+  std::string remote = "origin";
+  // Fixes per heal run, and the wall time of a whole heal run. Default: 5, 30 min
+  int max_fixes = 5;
+  std::chrono::seconds budget{1800};
+  // `--source api`: re-use what was fetched within this window instead of fetching again. Default: 10 min
+  std::chrono::seconds api_cache{600};
+  // Resolve the Sentry issue inNextRelease when its PR is merged. Default: false
+  bool resolve = false;
+  // The incident report is POSTed here as {"text": ...} (Slack-compatible). Default: none
+  std::string report_webhook;
 };
 
 struct Config {
@@ -101,6 +133,9 @@ struct Config {
 
   // [sandbox]: agents contained under bubblewrap (docs/SAFETY.md#the-sandbox).
   SandboxConfig sandbox;
+
+  // [heal]: hostctl serve, triage and heal (docs/HEAL.md).
+  HealConfig heal;
 
   // What was detected or defaulted, one line each, for the user.
   std::vector<std::string> notes;
