@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 using namespace fixhost;
 namespace fs = std::filesystem;

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "jest_parse.hpp"
 #include "pytest_parse.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <functional>
 #include <sstream>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
 namespace fs = std::filesystem;

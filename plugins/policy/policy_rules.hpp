@@ -10,32 +10,15 @@
 
 #include "fixhost/events/payloads.hpp"
 #include "fixhost/result.hpp"
+#include "fixhost/sdk/paths.hpp"
 
 namespace fixhost::policy {
 
 // ---- paths ------------------------------------------------------------------------------------
 
-// A path glob, matched against a repository-relative path with '/' separators, ignoring case:
-// `*` any run of characters within one segment, `?` one character, `[abc]`/`[!abc]`/`[a-z]` a
-// class, `**` as a whole segment any number of directories (zero included). A glob without '/'
-// matches the last segment at any depth (`*.sql` = `**/*.sql`) unless it starts with '/', which
-// anchors it at the root (`/fixhost.toml`); a trailing '/' means everything under a directory
-// (`migrations/` = `**/migrations/**`). A leading "./" is dropped.
-class Glob {
- public:
-  static Result<Glob> compile(std::string_view pattern);
-  bool matches(std::string_view path) const;
-  const std::string& pattern() const noexcept { return pattern_; }
-
- private:
-  std::string pattern_;
-  std::vector<std::string> segments_;
-};
-
-// Whether `path` is a test file: test_*.py, *_test.py, conftest.py, *.test.* / *.spec.* (js, ts,
-// jsx, tsx, mjs, cjs, ...), jest snapshots (*.snap), or anything under a tests/, test/ or
-// __tests__/ directory.
-bool is_test_file(std::string_view path);
+// Path globs and test-file recognition are the SDK's (fixhost/sdk/paths.hpp), shared with the host.
+using sdk::Glob;
+using sdk::is_test_file;
 
 // The words of a path, lower-cased, split at every non-alphanumeric character and at camelCase
 // boundaries: "src/OAuthClient/user_login.py" -> src, o, auth, client, user, login, py.

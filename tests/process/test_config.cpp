@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "fixhost/host/config.hpp"
-#include "fixhost/host/suite_runner.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 
 using namespace fixhost::host;
 namespace fs = std::filesystem;

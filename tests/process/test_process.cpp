@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 using namespace fixhost::host;
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "fixhost/test/files.hpp"
 
 using namespace fixhost::host;

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "fixhost/host/process.hpp"
-#include "fixhost/host/sandbox.hpp"
+#include "fixhost/host/world/process.hpp"
+#include "fixhost/host/world/sandbox.hpp"
 #include "fixhost/test/files.hpp"
 
 using namespace fixhost::host;

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "fixhost/host/source_scan.hpp"
+#include "fixhost/host/world/source_scan.hpp"
 #include "fixhost/test/files.hpp"
 
 using namespace fixhost::host;

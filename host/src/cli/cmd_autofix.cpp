@@ -9,9 +9,9 @@
 #include "commands.hpp"
 #include "fixhost/events/codec.hpp"
 #include "fixhost/events/json.hpp"
-#include "fixhost/host/autofix.hpp"
-#include "fixhost/host/git.hpp"
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/workflows/autofix.hpp"
+#include "fixhost/host/world/git.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "fixhost/host/runs.hpp"
 #include "fixhost/store/event_log.hpp"
 

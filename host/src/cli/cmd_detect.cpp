@@ -7,7 +7,7 @@
 
 #include "commands.hpp"
 #include "fixhost/events/json.hpp"
-#include "fixhost/host/detect.hpp"
+#include "fixhost/host/engine/detect.hpp"
 
 namespace fixhost::host::cli {
 namespace fs = std::filesystem;

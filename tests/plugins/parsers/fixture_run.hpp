@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "fixhost/test/files.hpp"
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::testing {
 

@@ -16,7 +16,7 @@
 #include <set>
 #include <tuple>
 
-#include "fixhost/host/suite_runner.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 #include "fixture_run.hpp"
 #include "jest_parse.hpp"
 #include "pytest_parse.hpp"

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "fixhost/events/payloads.hpp"
-#include "fixhost/host/git.hpp"
+#include "fixhost/host/world/git.hpp"
 
 namespace fixhost::testing {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "fixhost/test/files.hpp"
 
 namespace fixhost::test {

@@ -1,4 +1,4 @@
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 #include <atomic>
 

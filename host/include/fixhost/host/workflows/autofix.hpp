@@ -1,15 +1,15 @@
 #pragma once
 // The autofix workflow: DETECT, DIAGNOSE, FIX, VERIFY, REPORT, COMMIT, in a worktree of its own
-// on branch fixhost/autofix-<run>, with the safety rails enforced here in code (docs/SAFETY.md):
-// attempts per failure, time budgets that kill process groups, the policy plugin's verdict on
-// every attempt, revert on regression, and never a push or a merge.
+// on branch fixhost/autofix-<run>, in rounds, over the shared attempt engine (engine/): the
+// rails (attempts per failure, time budgets that kill process groups, the policy plugin's
+// verdict on every attempt, revert on regression, never a push or a merge) live there.
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "fixhost/host/config.hpp"
-#include "fixhost/host/detect.hpp"
+#include "fixhost/host/engine/fix_loop.hpp"
 #include "fixhost/result.hpp"
 
 namespace fixhost::host {
@@ -25,24 +25,7 @@ struct AutofixOptions {
   std::function<void(const std::string&)> progress;
 };
 
-struct FixOutcome {
-  std::string test_id;
-  std::string file;
-  std::int64_t line = 0;
-  std::string category;
-  std::uint32_t attempts = 0;
-  // fixed | unfixable | flaky | not_attempted | cured (passes once another failure was
-  // fixed; no agent call) | unverified (fixed, but the run ended before it was committed)
-  std::string outcome;
-  std::string approach;
-  std::string reason;
-  std::string last_error;
-  std::string suggestion;
-  std::vector<std::string> files;
-  std::uint32_t round = 1;  // the round it was found in
-  std::string resolved_by;  // for cured: the failure whose fix cured it
-  std::string reason_kind;  // FailureResolved::reason_kind
-};
+using engine::FixOutcome;  // what became of one failure (engine/fix_loop.hpp)
 
 // A round of fixing: round 1 holds what detect found; a later one the failures that appeared
 // once earlier fixes let more tests run.
@@ -70,6 +53,19 @@ struct AutofixResult {
 };
 
 Result<AutofixResult> run_autofix(const Config& config, const AutofixOptions& options);
+
+namespace autofix {
+struct ReportInput {
+  const AutofixResult* result = nullptr;
+  std::string repo;
+  std::string base_commit;
+  std::vector<std::string> violations;   // "test: rule path: detail"
+  std::vector<std::string> regressions;  // "broken (check) by test"
+  std::string verify_note;               // why nothing was committed, when nothing was
+};
+// What a human reads at the end (ReportWritten, --report).
+std::string report_markdown(const ReportInput& in);
+}  // namespace autofix
 
 // Where a run's worktree lives: <store>/worktrees/<run id>.
 std::filesystem::path worktree_path(const std::filesystem::path& store_dir, const std::string& run_id);

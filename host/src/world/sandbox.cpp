@@ -1,4 +1,4 @@
-#include "fixhost/host/sandbox.hpp"
+#include "fixhost/host/world/sandbox.hpp"
 
 #include <unistd.h>
 
@@ -7,8 +7,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "fixhost/host/git.hpp"
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/git.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
 namespace fs = std::filesystem;

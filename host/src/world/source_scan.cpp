@@ -1,6 +1,6 @@
 // Import scanning for the orderer: a line-level reader of Python `import`/`from` statements and
 // JS `require`/`import`/`export from` specifiers, resolved to files of the repository.
-#include "fixhost/host/source_scan.hpp"
+#include "fixhost/host/world/source_scan.hpp"
 
 #include <algorithm>
 #include <fstream>

@@ -1,16 +1,15 @@
 #pragma once
 // What an agent is told about one failure (FIXHOST_PROMPT_FILE, FIXHOST_FAILURE_FILE,
-// FIXHOST_HISTORY_FILE) and what a human reads at the end (the markdown report).
+// FIXHOST_HISTORY_FILE; docs/AGENTS.md), and the manual next step for one left unfixed.
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "fixhost/host/autofix.hpp"
-#include "fixhost/host/detect.hpp"
+#include "fixhost/host/engine/detect.hpp"
 
-namespace fixhost::host::autofix {
+namespace fixhost::host::engine {
 
 // One earlier attempt on the same failure.
 struct AttemptRecord {
@@ -37,15 +36,4 @@ nlohmann::json history_json(const std::vector<AttemptRecord>& history);
 // A manual next step for a failure that stays unfixed.
 std::string suggestion_for(const std::string& category, const std::string& reason_kind, const std::string& error_type);
 
-struct ReportInput {
-  const AutofixResult* result = nullptr;
-  std::string repo;
-  std::string base_commit;
-  std::vector<std::string> violations;   // "test: rule path: detail"
-  std::vector<std::string> regressions;  // "broken (check) by test"
-  std::string verify_note;               // why nothing was committed, when nothing was
-};
-
-std::string report_markdown(const ReportInput& in);
-
-}  // namespace fixhost::host::autofix
+}  // namespace fixhost::host::engine

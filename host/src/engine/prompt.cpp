@@ -1,14 +1,14 @@
-#include "prompt.hpp"
+#include "fixhost/host/engine/prompt.hpp"
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include "fixhost/host/suite_runner.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 #include "fixhost/sdk/stack_frames.hpp"
 #include "fixhost/host/cli_util.hpp"
 
-namespace fixhost::host::autofix {
+namespace fixhost::host::engine {
 namespace fs = std::filesystem;
 namespace {
 
@@ -183,66 +183,4 @@ std::string suggestion_for(const std::string& category, const std::string& reaso
          "by hand.";
 }
 
-std::string report_markdown(const ReportInput& in) {
-  const auto& r = *in.result;
-  std::ostringstream out;
-  out << "# fixhost autofix report: run " << r.run_id << "\n\n"
-      << "- repository: `" << in.repo << "`\n"
-      << "- branch: `" << r.branch << "` from `" << in.base_commit.substr(0, 12) << "`\n"
-      << "- worktree: `" << r.worktree << "`\n"
-      << "- result: **" << r.fixed + r.cured << "/" << r.total << " failures fixed**"
-      << (r.commit.empty() && r.total > 0 ? " (nothing was committed)" : "") << "\n";
-  if (r.cured > 0)
-    out << "- of them cured without an agent call: " << r.cured << " (they passed once an earlier fix was made)\n";
-  out << "- agent calls: " << r.agent_calls << "\n";
-  if (r.rounds.size() > 1) {
-    out << "- rounds: " << r.rounds.size() << "\n";
-    for (const auto& rd : r.rounds)
-      out << "  - round " << rd.round << ": " << rd.test_ids.size() << " failure(s), found by " << rd.found_by << "\n";
-  }
-  if (!r.commit.empty())
-    out << "- commit: `" << r.commit.substr(0, 12) << "` on `" << r.branch << "` (not pushed, not merged)\n";
-  else
-    out << "- commit: none" << (in.verify_note.empty() ? "" : " (" + in.verify_note + ")") << "\n";
-  if (r.budget_exceeded) out << "- **a time budget ran out**; the run stopped early\n";
-  out << "\n| round | file | test | category | attempts | approach | outcome |\n|---|---|---|---|---|---|---|\n";
-  auto cell = [](const std::string& s) {
-    std::string o = one_line(s, 100);
-    std::string esc;
-    for (char c : o) esc += c == '|' ? std::string("\\|") : std::string(1, c);
-    return esc;
-  };
-  for (const auto& f : r.fixes)
-    out << "| " << f.round << " | " << cell(f.file + (f.line > 0 ? ":" + std::to_string(f.line) : "")) << " | "
-        << cell(f.test_id) << " | " << f.category << " | " << f.attempts << " | "
-        << cell(f.outcome == "cured" ? "cured by the fix for " + f.resolved_by : f.approach) << " | " << f.outcome
-        << " |\n";
-  bool any_unfixed = false;
-  for (const auto& f : r.fixes)
-    if (f.outcome != "fixed" && f.outcome != "cured") any_unfixed = true;
-  if (any_unfixed) {
-    out << "\n## Not fixed\n";
-    for (const auto& f : r.fixes) {
-      if (f.outcome == "fixed" || f.outcome == "cured") continue;
-      out << "\n### `" << f.test_id << "` (" << f.outcome << ")\n\n- why: " << f.reason << "\n";
-      if (!f.last_error.empty()) out << "- last error: `" << one_line(f.last_error, 300) << "`\n";
-      if (!f.suggestion.empty()) out << "- suggested manual action: " << f.suggestion << "\n";
-    }
-  }
-  if (!in.violations.empty()) {
-    out << "\n## Policy violations (attempts reverted)\n\n";
-    for (const auto& v : in.violations) out << "- " << v << "\n";
-  }
-  if (!in.regressions.empty()) {
-    out << "\n## Regressions (fixes reverted)\n\n";
-    for (const auto& v : in.regressions) out << "- " << v << "\n";
-  }
-  out << "\n## Next\n\n";
-  if (!r.commit.empty())
-    out << "- review: `git -C " << in.repo << " show " << r.branch << "`\n"
-        << "- merge into your branch: `hostctl approve " << r.run_id << "` (add `--push` to push it)\n";
-  out << "- remove the worktree and branch: `hostctl discard " << r.run_id << "`\n";
-  return out.str();
-}
-
-}  // namespace fixhost::host::autofix
+}  // namespace fixhost::host::engine

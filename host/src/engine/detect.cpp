@@ -1,4 +1,4 @@
-#include "fixhost/host/detect.hpp"
+#include "fixhost/host/engine/detect.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,8 +11,8 @@
 
 #include "fixhost/events/codec.hpp"
 #include "fixhost/sdk/stack_frames.hpp"
-#include "fixhost/host/source_scan.hpp"
-#include "fixhost/host/suite_runner.hpp"
+#include "fixhost/host/world/source_scan.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 
 namespace fixhost::host {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "fixhost/host/suite_runner.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 #include "fixhost/store/capture.hpp"
 
 namespace fixhost::host {

@@ -1,4 +1,4 @@
-#include "fixhost/host/git.hpp"
+#include "fixhost/host/world/git.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "fixhost/host/process.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host::git {
 namespace fs = std::filesystem;
