@@ -5,14 +5,14 @@
 #include <map>
 #include <set>
 
-#include "policy_rules.hpp"
+#include "fixhost/sdk/paths.hpp"
 
 namespace fixhost::worktree_merger {
 namespace {
 
 bool any_matches(const std::vector<std::string>& globs, const std::string& path) {
   for (const auto& g : globs) {
-    auto c = policy::Glob::compile(g);
+    auto c = sdk::Glob::compile(g);
     if (c && c->matches(path)) return true;
   }
   return false;

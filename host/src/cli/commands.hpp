@@ -21,6 +21,7 @@ void register_log_commands(CLI::App& app, Shared& shared);  // events, runs, sta
 void register_plugins(CLI::App& app, Shared& shared);
 void register_replay(CLI::App& app, Shared& shared);
 void register_autofix_commands(CLI::App& app, Shared& shared);  // autofix, approve, discard
+void register_build(CLI::App& app, Shared& shared);
 
 // Progress lines for commands that take a while: on stderr, silenced by --quiet.
 std::function<void(const std::string&)> progress_printer(const Shared& shared);

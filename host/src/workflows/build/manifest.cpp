@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "policy_rules.hpp"
+#include "fixhost/sdk/paths.hpp"
 
 namespace fixhost::host::build {
 namespace {
@@ -135,7 +135,7 @@ std::string witness(std::string_view glob) {
 }
 
 bool glob_matches(std::string_view glob, std::string_view path) {
-  auto g = policy::Glob::compile(glob);
+  auto g = sdk::Glob::compile(glob);
   return g && g->matches(path);
 }
 
@@ -144,7 +144,7 @@ Status check_glob(const Errors& err, std::string_view stream, std::string_view k
     return err.at(stream, key, q(glob) + " leaves the repository; use paths relative to its root");
   if (glob == ".git" || glob.rfind(".git/", 0) == 0)
     return err.at(stream, key, q(glob) + " is inside .git, which no stream may write");
-  auto g = policy::Glob::compile(glob);
+  auto g = sdk::Glob::compile(glob);
   if (!g) return err.at(stream, key, g.status().message());
   return Status::ok();
 }
