@@ -96,6 +96,7 @@ TEST_CASE("the report reads a build back from its events") {
   CHECK(j["figures"]["critical_chain"] == std::vector<std::string>{"contract", "backend"});
   CHECK(j["figures"]["speedup"].get<double>() == doctest::Approx(4500.0 / 3500.0));
   CHECK(j["figures"]["overhead"].get<double>() == doctest::Approx(1.0));
+  CHECK(j["figures"]["streams_speedup"].get<double>() == doctest::Approx(4500.0 / 3000.0));  // wall 3500 - 200 - 300
   auto table = b::report_table(r);
   CHECK(table.find("landed: abcdef123456 on fixhost/build-b-1") != std::string::npos);
   CHECK(table.find("speed-up 1.29x") != std::string::npos);
