@@ -36,3 +36,23 @@ echo "== hostctl runs"
 echo
 echo "== hostctl stats"
 "$hostctl" stats --repo "$demo"
+
+# The second loop: a parallel build of a feature on a small Python + TypeScript project
+# (examples/build/demo/), four scripted stream agents (examples/agents/stream_agent.py).
+build_demo=$demo-build
+rm -rf "$build_demo"
+mkdir -p "$build_demo"
+cp -a "$root/examples/build/demo/." "$build_demo/"
+git -C "$build_demo" init -q -b main
+git -C "$build_demo" add -A
+git -C "$build_demo" -c user.name=demo -c user.email=demo@example.com commit -qm "shop before order history"
+echo
+echo "== hostctl build (in $build_demo: contract, then backend and frontend in parallel, then tests)"
+set +e
+BUILD_SCENARIO=$(cat "$build_demo/scenario.json") "$hostctl" build --repo "$build_demo" \
+  --agent "/usr/bin/python3 $root/examples/agents/stream_agent.py" --report "$build_demo-report.md"
+code=$?
+set -e
+echo "(build exited $code: 0 landed, 1 nothing landed, 2 could not run, 3 budget exceeded)"
+status=$(git -C "$build_demo" status --short)
+echo "Your checkout at $build_demo was not touched: git status: ${status:-clean}"

@@ -16,7 +16,7 @@ std::optional<EventType> parse_event_type(std::string_view text) noexcept {
     if (v > 65535) return std::nullopt;
   }
   if (numeric) {
-    if (v == 0 || v > k_max_event_type) return std::nullopt;
+    if (!is_known_event_type(static_cast<std::uint16_t>(v))) return std::nullopt;
     return static_cast<EventType>(v);
   }
   auto iequal = [](std::string_view a, std::string_view b) {
@@ -27,6 +27,7 @@ std::optional<EventType> parse_event_type(std::string_view text) noexcept {
     return true;
   };
   for (std::uint16_t i = 1; i <= k_max_event_type; ++i) {
+    if (!is_known_event_type(i)) continue;
     auto t = static_cast<EventType>(i);
     if (iequal(event_type_name(t), text)) return t;
   }

@@ -41,7 +41,7 @@ std::string describe(const Event& trigger) {
 
 bool known_type(EventType type) {
   auto id = static_cast<std::uint16_t>(type);
-  return id != 0 && id <= events::k_max_event_type;
+  return events::is_known_event_type(id);
 }
 
 // Clears `dispatching` when a publish or dispatch call returns, however it returns.

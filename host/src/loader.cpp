@@ -176,10 +176,10 @@ class Loader {
     }
     for (events::EventType type : info.subscriptions) {
       auto id = static_cast<std::uint16_t>(type);
-      if (id == 0 || id > events::k_max_event_type) {
+      if (!events::is_known_event_type(id)) {
         report.refused.push_back(refuse(path, info.name,
                                         "('" + info.name + "') subscribes to unknown event type id " +
-                                            std::to_string(id) + " (this host knows 1.." +
+                                            std::to_string(id) + " (unknown to this host, whose largest id is " +
                                             std::to_string(events::k_max_event_type) +
                                             "); subscribe only to EventType values from "
                                             "fixhost/events/event_type.hpp or upgrade fixhost"));

@@ -160,6 +160,20 @@ Described describe(const Event& e) {
         d.label = "policy " + p.rule + " on attempt " + std::to_string(p.attempt) + (p.path.empty() ? "" : " (" + p.path + ")");
         return d;
       });
+    case EventType::MergePlanned:
+      // A build's merge decision: a different order or resolution is an order change.
+      return decoded<events::MergePlanned>(e, [](const events::MergePlanned& p) {
+        Described d;
+        d.subject = "merge";
+        d.valued = true;
+        d.kind = DiffKind::order;
+        std::string order;
+        for (const auto& s : p.order) order += (order.empty() ? "" : ",") + s;
+        d.value = "order " + order;
+        for (const auto& x : p.decisions) d.value += "; " + x.file + " " + x.resolution;
+        d.label = d.value;
+        return d;
+      });
     default: {
       Described d;
       d.label = std::string(events::event_type_name(e.type));

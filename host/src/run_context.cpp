@@ -76,6 +76,7 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
 }
 
 Result<std::vector<events::Event>> RunContext::publish_event(events::Event e) {
+  std::lock_guard<std::mutex> lock(publish_mu_);
   collected_.clear();
   // The fact and everything the plugins derive from it are acknowledged together: one fsync.
   LogSink sink(*log_, false);

@@ -151,15 +151,30 @@ struct HealSum {
   }
 };
 
+// The integration failure causes of WorktreesMerged.failure_cause, in report order.
+const std::vector<std::string> k_build_causes = {"stream", "conflict", "contract_check", "tests", "lint", "types"};
+
 struct BuildSum {
   std::uint64_t merges = 0, integration_failed = 0, conflicts = 0, streams = 0, streams_conflicted = 0;
   std::int64_t wall_ms = 0, serial_ms = 0;
-  template <class Ar> void serialize(Ar& ar) { ar(merges, integration_failed, conflicts, streams, streams_conflicted, wall_ms, serial_ms); }
+  // Since version 4: merges with a critical path (WorktreesMerged v2), their wall and critical
+  // sums, failures by cause (k_build_causes order) and the contract-accurate merges.
+  std::uint64_t critical_merges = 0, contract_accurate = 0;
+  std::int64_t critical_wall_ms = 0, critical_ms = 0;
+  std::vector<std::uint64_t> causes = std::vector<std::uint64_t>(k_build_causes.size(), 0);
+  template <class Ar> void serialize(Ar& ar) {
+    ar(merges, integration_failed, conflicts, streams, streams_conflicted, wall_ms, serial_ms, critical_merges,
+       contract_accurate, critical_wall_ms, critical_ms, causes);
+  }
   void add(const BuildSum& o, int sign = 1) {
     auto u = [sign](std::uint64_t& a, std::uint64_t b) { a = sign > 0 ? a + b : a - b; };
     u(merges, o.merges), u(integration_failed, o.integration_failed), u(conflicts, o.conflicts);
     u(streams, o.streams), u(streams_conflicted, o.streams_conflicted);
     wall_ms += sign * o.wall_ms, serial_ms += sign * o.serial_ms;
+    u(critical_merges, o.critical_merges), u(contract_accurate, o.contract_accurate);
+    critical_wall_ms += sign * o.critical_wall_ms, critical_ms += sign * o.critical_ms;
+    causes.resize(k_build_causes.size(), 0);
+    for (std::size_t i = 0; i < k_build_causes.size() && i < o.causes.size(); ++i) u(causes[i], o.causes[i]);
   }
 };
 
@@ -326,7 +341,7 @@ BuildSum part_of(const StreamWork& s) {
 class StatsProjection final : public store::Projection {
  public:
   std::string name() const override { return std::string(k_stats_projection); }
-  std::uint32_t version() const override { return 3; }
+  std::uint32_t version() const override { return 4; }
   Status apply(std::span<const events::Event> evs, store::ProjectionState& state) const override;
 };
 
@@ -614,6 +629,16 @@ Status Fold::event(const events::Event& e) {
       r.now.build.wall_ms += p.wall_ms;
       r.now.build.serial_ms += p.serial_ms;
       if (!p.integration_passed) ++r.now.build.integration_failed;
+      if (p.critical_ms > 0) {
+        ++r.now.build.critical_merges;
+        r.now.build.critical_wall_ms += p.wall_ms;
+        r.now.build.critical_ms += p.critical_ms;
+      }
+      if (p.integration_passed && p.first_try && !p.contract_changed) ++r.now.build.contract_accurate;
+      if (!p.integration_passed) {
+        auto c = std::find(k_build_causes.begin(), k_build_causes.end(), p.failure_cause);
+        if (c != k_build_causes.end()) ++r.now.build.causes[static_cast<std::size_t>(c - k_build_causes.begin())];
+      }
       break;
     }
     default:
@@ -952,7 +977,19 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
                                    build.merges && build.wall_ms > 0 ? build.merges : 0, false);
     b["integration_failure_rate"] = ratio(static_cast<double>(build.integration_failed), build.merges);
     b["merge_conflicts"] = total(static_cast<double>(build.conflicts), build_runs);
-    b["contract_accuracy"] = ratio(static_cast<double>(build.streams - build.streams_conflicted), build.streams);
+    b["streams_without_conflict"] = ratio(static_cast<double>(build.streams - build.streams_conflicted), build.streams);
+    b["critical_path_ms"] = figure(build.critical_merges ? std::optional<double>(static_cast<double>(build.critical_ms))
+                                                         : std::nullopt,
+                                   build.critical_merges, true);
+    b["build_overhead"] = figure(build.critical_merges && build.critical_ms > 0
+                                     ? std::optional<double>(static_cast<double>(build.critical_wall_ms) /
+                                                             static_cast<double>(build.critical_ms))
+                                     : std::nullopt,
+                                 build.critical_ms > 0 ? build.critical_merges : 0, false);
+    for (std::size_t i = 0; i < k_build_causes.size(); ++i)
+      b["integration_failures_" + k_build_causes[i]] =
+          ratio(static_cast<double>(i < build.causes.size() ? build.causes[i] : 0), build.merges);
+    b["contract_accuracy"] = ratio(static_cast<double>(build.contract_accurate), build.merges);
     j["build"] = b;
   }
   return j;

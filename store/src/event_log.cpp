@@ -655,7 +655,7 @@ Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch, boo
   if (!m.options.writable)
     return make_error(Errc::invalid_argument, "store " + q(m.dir) + " was opened read-only; open it writable to append");
   for (const auto& e : batch) {
-    if (e.type == events::EventType::Reserved || static_cast<std::uint16_t>(e.type) > events::k_max_event_type)
+    if (!events::is_known_event_type(static_cast<std::uint16_t>(e.type)))
       return make_error(Errc::invalid_argument, "cannot append to store " + q(m.dir) + ": an event has type id " +
                                                     std::to_string(static_cast<unsigned>(e.type)) +
                                                     ", which is reserved or unknown");

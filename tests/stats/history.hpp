@@ -175,11 +175,15 @@ inline events::MergeConflict conflict(const std::string& stream, const std::stri
   p.resolution = "contract_wins";
   return p;
 }
-inline events::WorktreesMerged merged(std::int64_t wall, std::int64_t serial, bool passed) {
+inline events::WorktreesMerged merged(std::int64_t wall, std::int64_t serial, bool passed, std::int64_t critical = 0,
+                                      std::string cause = "") {
   events::WorktreesMerged p;
   p.wall_ms = wall;
   p.serial_ms = serial;
   p.integration_passed = passed;
+  p.critical_ms = critical;
+  p.failure_cause = std::move(cause);
+  p.first_try = passed;
   return p;
 }
 
@@ -297,7 +301,7 @@ inline void write_history(store::EventLog& log, std::size_t batch) {
     for (const char* st : {"contracts", "backend", "frontend", "tests"}) w.add(r, t0 + 1, stream(st));
     w.add(r, t0 + 2, conflict("frontend", "src/api.ts"));
     w.add(r, t0 + 2, conflict("frontend", "src/types.ts"));
-    w.add(r, t0 + 3, merged(1000, 3500, false));
+    w.add(r, t0 + 3, merged(1000, 3500, false, 900, "conflict"));
     w.add(r, t0 + 4, finished("failures"));
   }
   {  // build-2: two streams, no conflict, integration passed.
@@ -306,7 +310,7 @@ inline void write_history(store::EventLog& log, std::size_t batch) {
     w.add(r, t0, started("build"));
     w.add(r, t0 + 1, stream("a"));
     w.add(r, t0 + 1, stream("b"));
-    w.add(r, t0 + 3, merged(500, 800, true));
+    w.add(r, t0 + 3, merged(500, 800, true, 450));
     w.add(r, t0 + 4, finished("ok"));
   }
   {  // Events of a run without RunStarted count nowhere.

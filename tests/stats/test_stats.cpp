@@ -220,7 +220,17 @@ json expected_full(std::uint64_t last_seq) {
                 {"parallel_speedup", dfig(4300.0 / 1500.0, 2)},
                 {"integration_failure_rate", dfig(1.0 / 2.0, 2)},
                 {"merge_conflicts", fig(2, 2)},
-                {"contract_accuracy", dfig(5.0 / 6.0, 6)}};
+                {"streams_without_conflict", dfig(5.0 / 6.0, 6)},
+                // critical paths 900 and 450; build-1 failed on a conflict; build-2 passed first try
+                {"critical_path_ms", fig(1350, 2)},
+                {"build_overhead", dfig(1500.0 / 1350.0, 2)},
+                {"integration_failures_stream", dfig(0, 2)},
+                {"integration_failures_conflict", dfig(1.0 / 2.0, 2)},
+                {"integration_failures_contract_check", dfig(0, 2)},
+                {"integration_failures_tests", dfig(0, 2)},
+                {"integration_failures_lint", dfig(0, 2)},
+                {"integration_failures_types", dfig(0, 2)},
+                {"contract_accuracy", dfig(1.0 / 2.0, 2)}};
   return j;
 }
 
@@ -276,7 +286,7 @@ TEST_CASE("every figure has its exact value on a known history") {
   auto c = checkpoint_of(store);
   REQUIRE(c.has_value());
   CHECK(c->seq == last);
-  CHECK(c->version == 3);
+  CHECK(c->version == 4);
 
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 
@@ -479,7 +489,7 @@ TEST_CASE("deleted or other-version projection state is folded again") {
   }
   c = checkpoint_of(store);
   REQUIRE(c.has_value());
-  CHECK(c->version == 3);
+  CHECK(c->version == 4);
   CHECK(c->seq == last);
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 }

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "fixhost/events/codec.hpp"
 #include "fixhost/events/json.hpp"
+#include "fixhost/host/build/build.hpp"
 #include "fixhost/host/workflows/autofix.hpp"
 #include "fixhost/host/world/git.hpp"
 #include "fixhost/host/world/process.hpp"
@@ -160,9 +161,9 @@ Result<RunRecord> load_run(const store::EventLog& log, const std::string& id) {
     return true;
   });
   if (!st) return st;
-  if (rec.started.mode != "autofix")
+  if (rec.started.mode != "autofix" && rec.started.mode != "build")
     return make_error(Errc::invalid_argument, "run " + id + " is a " + rec.started.mode +
-                                                  " run; only autofix runs have a branch to approve or discard");
+                                                  " run; only autofix and build runs have a branch to approve or discard");
   return rec;
 }
 
@@ -321,18 +322,43 @@ void register_approve(CLI::App& app, Shared& shared) {
   });
 }
 
+// discard for a build run: its worktrees and branches, never unlanded work without --force.
+int discard_build_run(store::EventLog& log, const RunRecord& rec, const std::string& run, bool force, bool json) {
+  auto rep = build::discard_build(rec.started.repo, log.dir(), run, rec.approved.has_value(), force);
+  if (!rep) return fail(rep.status().to_string());
+  if (!rep->kept_unlanded.empty()) {
+    std::string list;
+    for (const auto& b : rep->kept_unlanded) list += (list.empty() ? "" : ", ") + b;
+    if (json)
+      std::cout << events::dump_json({{"run_id", run}, {"removed", nlohmann::json::array()}, {"unlanded", rep->kept_unlanded}}, 2)
+                << "\n";
+    return fail("run " + run + ": " + list + " hold work that is in no landed commit; nothing was removed. Land it "
+                "(hostctl approve " + run + ") or pass --force to remove it anyway",
+                k_exit_failures);
+  }
+  if (json) std::cout << events::dump_json({{"run_id", run}, {"removed", rep->removed}}, 2) << "\n";
+  else if (rep->removed.empty()) std::cout << "run " << run << ": nothing left to remove\n";
+  else
+    for (const auto& r : rep->removed) std::cout << "removed " << r << "\n";
+  return k_exit_ok;
+}
+
 void register_discard(CLI::App& app, Shared& shared) {
   struct Opts {
     std::string run, repo = ".";
-    bool json = false;
+    bool json = false, force = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "discard", "Remove an autofix run's worktree, its branch fixhost/autofix-<run> and its attempt files.\n"
+      "discard", "Remove an autofix run's worktree, its branch fixhost/autofix-<run> and its attempt files;\n"
+                 "a build run's worktrees, its branches fixhost/build-<run>[-<stream>] and attempt files (work in no\n"
+                 "landed commit only with --force; exit 1 without).\n"
                  "The run's events stay in the log. Works on runs that were killed (aborted).");
   cmd->add_option("run", o->run, "The autofix run id (see `hostctl runs`)")->required();
   cmd->add_option("--repo", o->repo, "Repository (default: the current directory)");
   cmd->add_flag("--json", o->json, "Print what was removed as JSON");
+  cmd->add_flag("--force", o->force,
+                "build runs: also remove branches holding commits that are in no landed commit (exit 1 without it)");
   cmd->callback([o, &shared] {
     auto opened = open_run(shared, o->repo, o->run);
     if (!opened) {
@@ -343,6 +369,10 @@ void register_discard(CLI::App& app, Shared& shared) {
     auto* rec = &opened->rec;
     if (rec->info.outcome == "running") {
       shared.exit_code = fail("run " + o->run + " is still running; stop it first (Ctrl-C, or kill its hostctl)");
+      return;
+    }
+    if (rec->started.mode == "build") {
+      shared.exit_code = discard_build_run(*log, *rec, o->run, o->force, o->json);
       return;
     }
     const fs::path repo = rec->started.repo;

@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <map>
@@ -132,6 +134,17 @@ void register_runs(CLI::App& app, Shared& shared) {
       shared.exit_code = fail(runs.status().to_string());
       return;
     }
+    // A build's worktrees (<store>/worktrees/<run>/<stream>) left behind: `hostctl discard RUN`.
+    auto worktrees_of = [&](const RunInfo& r) {
+      std::vector<std::string> out;
+      std::error_code ec;
+      const auto dir = (*log)->dir() / "worktrees" / r.id;
+      if (r.mode == "build" && std::filesystem::is_directory(dir, ec))
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+          if (e.is_directory()) out.push_back(e.path().string());
+      std::sort(out.begin(), out.end());
+      return out;
+    };
     if (o->json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& r : *runs)
@@ -143,7 +156,8 @@ void register_runs(CLI::App& app, Shared& shared) {
                        {"outcome", r.outcome},
                        {"exit_code", r.exit_code},
                        {"summary", r.summary},
-                       {"source_runs", r.source_runs}});
+                       {"source_runs", r.source_runs},
+                       {"worktrees", worktrees_of(r)}});
       std::cout << events::dump_json(arr, 2) << "\n";
       return;
     }
@@ -155,6 +169,8 @@ void register_runs(CLI::App& app, Shared& shared) {
                       duration_text(r.end_us ? r.end_us - r.start_us : 0), r.outcome, ""});
       std::string s = r.summary;
       for (std::size_t p; (p = s.find('\n')) != std::string::npos;) s.replace(p, 1, "; ");
+      if (auto wts = worktrees_of(r); !wts.empty() && r.outcome == "aborted")
+        s += (s.empty() ? "" : "; ") + std::to_string(wts.size()) + " stale worktrees (hostctl discard " + r.id + ")";
       summaries.push_back(std::move(s));
     }
     if (rows.empty()) {

@@ -24,6 +24,7 @@ void register_autofix_commands(CLI::App& app, Shared& shared);  // autofix, appr
 void register_serve(CLI::App& app, Shared& shared);   // docs/HEAL.md
 void register_triage(CLI::App& app, Shared& shared);  // docs/HEAL.md
 void register_heal(CLI::App& app, Shared& shared);    // docs/HEAL.md
+void register_build(CLI::App& app, Shared& shared);
 
 // Progress lines for commands that take a while: on stderr, silenced by --quiet.
 std::function<void(const std::string&)> progress_printer(const Shared& shared);

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
 
   cli::register_detect(app, shared);
   cli::register_autofix_commands(app, shared);
+  cli::register_build(app, shared);
   cli::register_plugins(app, shared);
   cli::register_log_commands(app, shared);
   cli::register_replay(app, shared);

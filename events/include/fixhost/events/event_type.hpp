@@ -43,7 +43,9 @@
   X(ReplayCompared, 33, derived)      \
   X(SourceScanned, 34, fact)           \
   X(RoundStarted, 35, fact)            \
-  X(ProtectionTooWide, 36, derived)
+  X(ProtectionTooWide, 36, derived)    \
+  X(MergePlanned, 50, derived)         \
+  X(IntegrationChecked, 51, fact)
 
 namespace fixhost::events {
 
@@ -54,7 +56,9 @@ enum class EventType : std::uint16_t {
 #undef FIXHOST_X
 };
 
-inline constexpr std::uint16_t k_max_event_type = 36;
+// The largest id in use. Ids are not contiguous (ranges are handed out per workstream): test
+// an id with is_known_event_type, not with `<= k_max_event_type`.
+inline constexpr std::uint16_t k_max_event_type = 51;
 
 enum class EventKind : std::uint8_t { fact, derived };
 
@@ -82,6 +86,17 @@ constexpr EventKind event_kind(EventType t) noexcept {
       break;
   }
   return EventKind::fact;
+}
+
+constexpr bool is_known_event_type(std::uint16_t value) noexcept {
+  switch (value) {
+#define FIXHOST_X(name, id, kind) case id:
+    FIXHOST_EVENT_TYPES(FIXHOST_X)
+#undef FIXHOST_X
+    return true;
+    default:
+      return false;
+  }
 }
 
 // Accepts the name ("FailureDetected", case-insensitive) or the numeric id ("6").

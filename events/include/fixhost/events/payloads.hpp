@@ -465,14 +465,21 @@ struct ErrorRecurrenceChecked {
 
 // ---- parallel build -----------------------------------------------------------------------
 struct StreamPlanned {
-  FIXHOST_PAYLOAD(StreamPlanned, 1);
+  FIXHOST_PAYLOAD(StreamPlanned, 2);
   std::string stream;
-  std::string role;  // contracts | backend | frontend | tests
+  std::string role;  // contract | backend | frontend | tests | ...
   std::vector<std::string> owns;  // globs of the files this stream may write
   std::vector<std::string> depends_on;
   std::string agent;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2: globs this stream shares with others (merged three-way), its part of the work, the
+  // manifest's feature and the build's spec path ("" before v2)
+  std::vector<std::string> shared;
+  std::string prompt;
+  std::string feature;
+  std::string spec;
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("stream", stream); f("role", role); f("owns", owns); f("depends_on", depends_on); f("agent", agent);
+    if (v >= 2) { f("shared", shared); f("prompt", prompt); f("feature", feature); f("spec", spec); }
   }
 };
 
@@ -488,41 +495,68 @@ struct WorktreeCreated {
 };
 
 struct StreamFinished {
-  FIXHOST_PAYLOAD(StreamFinished, 1);
+  FIXHOST_PAYLOAD(StreamFinished, 2);
   std::string stream;
-  std::string outcome;  // ok | failed | budget_exceeded | policy
+  std::string outcome;  // ok | failed | budget_exceeded | policy | skipped
   std::int64_t duration_ms = 0;
   std::string commit;
-  std::vector<std::string> files;
+  std::vector<std::string> files;  // repo-relative paths the stream's diff touches
   std::int32_t agent_exit = 0;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2 ("" / 0 / empty before v2):
+  std::int64_t started_ms = 0;  // when the stream's agent started, ms after the build started
+  std::string base_commit;      // what its worktree was based on
+  Blob diff;                    // `git diff` of base_commit..commit, with renames
+  std::string diffstat;         // "3 files, +40 -2"
+  std::string summary;          // what the agent wrote to FIXHOST_SUMMARY_FILE
+  std::vector<std::string> stray;  // paths outside its `owns`, inside .git or outside the worktree
+  std::string detail;              // why it failed, one line
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("stream", stream); f("outcome", outcome); f("duration_ms", duration_ms); f("commit", commit);
     f("files", files); f("agent_exit", agent_exit);
+    if (v >= 2) {
+      f("started_ms", started_ms); f("base_commit", base_commit); f("diff", diff); f("diffstat", diffstat);
+      f("summary", summary); f("stray", stray); f("detail", detail);
+    }
   }
 };
 
 struct WorktreesMerged {
-  FIXHOST_PAYLOAD(WorktreesMerged, 1);
+  FIXHOST_PAYLOAD(WorktreesMerged, 2);
   std::vector<std::string> streams;
   std::string commit;
   std::uint32_t conflicts = 0;
   bool integration_passed = false;
   std::int64_t wall_ms = 0;    // the parallel run's wall clock
   std::int64_t serial_ms = 0;  // the sum of the streams' durations
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2 (0 / "" / false before v2):
+  std::int64_t critical_ms = 0;     // longest dependency chain of stream durations + merge + integration
+  std::int64_t merge_ms = 0;        // carrying out the merges
+  std::int64_t integration_ms = 0;  // contract check and integration commands
+  std::string failure_cause;        // "" | stream | conflict | contract_check | tests | lint | types
+  bool contract_changed = false;    // a contract-owned file changed after the contract stream
+  bool first_try = false;           // integration passed without --fix attempts
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("streams", streams); f("commit", commit); f("conflicts", conflicts);
     f("integration_passed", integration_passed); f("wall_ms", wall_ms); f("serial_ms", serial_ms);
+    if (v >= 2) {
+      f("critical_ms", critical_ms); f("merge_ms", merge_ms); f("integration_ms", integration_ms);
+      f("failure_cause", failure_cause); f("contract_changed", contract_changed); f("first_try", first_try);
+    }
   }
 };
 
 struct MergeConflict {
-  FIXHOST_PAYLOAD(MergeConflict, 1);
+  FIXHOST_PAYLOAD(MergeConflict, 2);
   std::string stream;
   std::string file;
-  std::string resolution;  // contract_wins | manual
+  std::string resolution;  // contract_wins | manual | resolver
   std::string detail;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2: the conflicting hunks (git's conflict markers) and every stream that wrote the file
+  Blob hunks;
+  std::vector<std::string> streams;
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("stream", stream); f("file", file); f("resolution", resolution); f("detail", detail);
+    if (v >= 2) { f("hunks", hunks); f("streams", streams); }
   }
 };
 
@@ -604,6 +638,49 @@ struct ProtectionTooWide {
   template <class F> void fields(F&& f, std::uint16_t) {
     f("protection", protection); f("matched", matched); f("files_covered", files_covered);
     f("files_total", files_total); f("examples", examples); f("suggestion", suggestion);
+  }
+};
+
+// ---- parallel build (ids 50-59) ------------------------------------------------------------
+// One file several streams wrote, and what the merger decided for it.
+struct MergeDecision {
+  std::string file;
+  std::vector<std::string> streams;  // in merge order
+  std::string resolution;            // contract_wins | three_way | refused
+  std::string winner;                // the stream whose version is kept ("" for three_way)
+  template <class F> void fields(F&& f) {
+    f("file", file); f("streams", streams); f("resolution", resolution); f("winner", winner);
+  }
+};
+
+// The worktree_merger plugin's decision for a build, derived from its StreamPlanned and
+// StreamFinished events alone: the order to merge in and the rule for each overlapping file.
+struct MergePlanned {
+  FIXHOST_PAYLOAD(MergePlanned, 1);
+  std::vector<std::string> order;      // streams to merge, dependencies first
+  std::vector<std::string> excluded;   // "stream: why" (failed, or depends on a failed stream)
+  std::vector<MergeDecision> decisions;
+  std::string rules_version;           // the merger's rule set, e.g. "worktree_merger/1"
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("order", order); f("excluded", excluded); f("decisions", decisions); f("rules_version", rules_version);
+  }
+};
+
+// One integration step on the integration branch (the contract check or one command).
+struct IntegrationChecked {
+  FIXHOST_PAYLOAD(IntegrationChecked, 1);
+  std::string kind;  // contract_check | tests | lint | types
+  std::vector<std::string> argv;
+  std::int32_t exit_code = 0;
+  std::int32_t signal = 0;
+  bool passed = false;
+  std::int64_t duration_ms = 0;
+  Blob output;
+  std::vector<std::string> files;   // repo files named in the output (stack traces, tsc errors)
+  std::vector<std::string> owners;  // the streams owning those files
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("kind", kind); f("argv", argv); f("exit_code", exit_code); f("signal", signal); f("passed", passed);
+    f("duration_ms", duration_ms); f("output", output); f("files", files); f("owners", owners);
   }
 };
 

@@ -1,9 +1,12 @@
 #pragma once
 // One run of hostctl that records: the store opened for writing, the plugins loaded onto a
 // bus, and the run's id. publish() appends facts and returns them together with everything
-// the plugins derived from them. Not thread-safe: one thread drives a run.
+// the plugins derived from them. One thread drives a run; publish() alone may also be called
+// from other threads (a build's stream workers): appends are serialised by a mutex, so the log
+// keeps one writer and the plugins see one event at a time.
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,6 +62,7 @@ class RunContext {
   std::unique_ptr<store::EventLog> log_;
   LoadReport plugins_;
   std::unique_ptr<Bus> bus_;
+  std::mutex publish_mu_;  // publish_event() is the one place appends go through
   std::vector<events::Event> collected_;
   std::uint64_t started_seq_ = 0;
   std::int64_t started_us_ = 0;

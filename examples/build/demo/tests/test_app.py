@@ -1,0 +1,5 @@
+from backend.app import health
+
+
+def test_health():
+    assert health()["status"] == "ok"

@@ -1,0 +1,64 @@
+#pragma once
+// The parallel build workflow (`hostctl build`, docs/BUILD.md): the manifest's streams run in
+// dependency order on a bounded pool, each an agent attempt of the shared engine in its own
+// worktree and branch fixhost/build-<run>-<stream>, based on the merged result of the streams it
+// depends on; ownership is enforced on the diff; the worktree_merger plugin decides the merge,
+// the host carries it out, runs the integration commands and, when green, makes one squashed
+// commit on fixhost/build-<run>. The user's checkout and branch are never touched.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fixhost/host/build/manifest.hpp"
+#include "fixhost/host/config.hpp"
+#include "fixhost/result.hpp"
+
+namespace fixhost::host::build {
+
+struct BuildOptions {
+  std::filesystem::path store_dir;
+  std::vector<std::filesystem::path> extra_plugin_dirs;
+  std::vector<std::string> argv;
+  Manifest manifest;
+  // Streams running at once; 0 = as many as are ready. Default: the manifest's [build] jobs
+  std::uint32_t jobs = 0;
+  // Where the markdown report is also written ("" = only in the store).
+  std::string report_path;
+  std::function<void(const std::string&)> progress;
+};
+
+struct BuildResult {
+  std::string run_id;
+  std::string branch;  // fixhost/build-<run> (exists only when landed)
+  std::string commit;  // the squashed commit, "" when nothing landed
+  bool landed = false;
+  std::string error;  // could not run
+  std::string table, markdown;
+  int exit_code = 0;  // 0 landed, 1 nothing landed (a stream, the merge or integration failed), 2 could not run, 3 budget
+};
+
+Result<BuildResult> run_build(const Config& config, const BuildOptions& options);
+
+std::string build_branch(const std::string& run_id);
+std::string stream_branch(const std::string& run_id, const std::string& stream);
+// <store>/worktrees/<run>: the stream worktrees (<stream>/) and the integration one.
+std::filesystem::path build_dir(const std::filesystem::path& store_dir, const std::string& run_id);
+
+}  // namespace fixhost::host::build
+
+namespace fixhost::host::build {
+
+// `hostctl discard RUN` for a build: removes its worktrees (<store>/worktrees/<run>/*), its
+// branches fixhost/build-<run>[-<stream>] and its attempt files. Refuses (Refused, naming each
+// branch) to remove a branch holding commits that are in no landed commit (not reachable from
+// a branch of the user's, and the build not approved) unless `force`. Returns what it removed.
+struct DiscardReport {
+  std::vector<std::string> removed;
+  std::vector<std::string> kept_unlanded;  // branches it refused to remove (without force)
+};
+Result<DiscardReport> discard_build(const std::filesystem::path& repo, const std::filesystem::path& store_dir,
+                                    const std::string& run_id, bool approved, bool force);
+
+}  // namespace fixhost::host::build

@@ -1,0 +1,893 @@
+// The parallel build workflow (build.hpp): PLAN (StreamPlanned), RUN the streams on a bounded
+// pool over the engine's attempt, MERGE as the worktree_merger plugin decided, INTEGRATE, then
+// COMMIT one squashed commit, REPORT.
+//
+// Threads: the main thread schedules, creates worktrees, commits stream branches and records
+// every stream-level fact; one worker thread per running stream runs its agent attempt (the
+// engine's run_attempt, which publishes AttemptStarted/AttemptFinished through the run's
+// RunContext, whose publish is serialised). Git refs are read by every attempt's snapshots, so
+// the host changes refs (a new stream branch, a stream's commit) only while no attempt runs:
+// workers hold `gate_` shared for their attempt, the main thread holds it exclusively for ref
+// changes.
+#include "fixhost/host/build/build.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <sstream>
+#include <thread>
+
+#include "fixhost/events/codec.hpp"
+#include "fixhost/host/build/metrics.hpp"
+#include "fixhost/host/build/report.hpp"
+#include "fixhost/host/cli_util.hpp"
+#include "fixhost/host/engine/attempt.hpp"
+#include "fixhost/host/engine/session.hpp"
+#include "fixhost/host/engine/workspace.hpp"
+#include "fixhost/host/run_context.hpp"
+#include "fixhost/host/world/git.hpp"
+#include "fixhost/host/world/process.hpp"
+#include "fixhost/host/world/sandbox.hpp"
+#include "fixhost/sdk/paths.hpp"
+
+namespace fixhost::host::build {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string build_branch(const std::string& run_id) { return "fixhost/build-" + run_id; }
+std::string stream_branch(const std::string& run_id, const std::string& stream) {
+  return "fixhost/build-" + run_id + "-" + stream;
+}
+fs::path build_dir(const fs::path& store_dir, const std::string& run_id) { return store_dir / "worktrees" / run_id; }
+
+namespace {
+
+constexpr std::size_t k_output_cap = 256 * 1024;
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+bool glob_any(const std::vector<std::string>& globs, const std::string& path) {
+  for (const auto& g : globs)
+    if (engine::path_matches(g, path)) return true;
+  return false;
+}
+
+std::int64_t ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// git with the host's isolated configuration, whose stdout we need even when it exits 1.
+Result<ProcessResult> git_raw(const fs::path& dir, std::vector<std::string> args) {
+  ProcessSpec spec;
+  spec.argv = {"git", "-C", dir.string(), "-c", "core.hooksPath=/dev/null"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = {{"GIT_CONFIG_GLOBAL", "/dev/null"}, {"GIT_CONFIG_NOSYSTEM", "1"}};
+  spec.interruptible = false;
+  spec.timeout = std::chrono::minutes(5);
+  return run_process(spec);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+struct TreeMerge {
+  std::string tree;
+  std::vector<std::string> conflicts;  // files left with conflict markers
+};
+
+// `git merge-tree --write-tree a b`: git's three-way merge, in objects only (no worktree, no ref).
+Result<TreeMerge> merge_trees(const fs::path& repo, const std::string& a, const std::string& b) {
+  auto r = git_raw(repo, {"merge-tree", "--write-tree", "--name-only", "--no-messages", a, b});
+  if (!r) return r.status();
+  if (r->exit_code != 0 && r->exit_code != 1)
+    return make_error(Errc::io_error, "git merge-tree " + a.substr(0, 12) + " " + b.substr(0, 12) + " in " + repo.string() +
+                                          " failed: " + one_line(r->output.data, 300));
+  auto ls = lines(r->output.data);
+  if (ls.empty()) return make_error(Errc::io_error, "git merge-tree printed no tree in " + repo.string());
+  TreeMerge m;
+  m.tree = ls[0];
+  if (r->exit_code == 1) m.conflicts.assign(ls.begin() + 1, ls.end());
+  return m;
+}
+
+// `tree` with each of `files` as it is in `from` (removed where `from` has none), in a private index.
+Result<std::string> files_from(const fs::path& repo, const fs::path& scratch, const std::string& tree,
+                               const std::vector<std::string>& files, const std::string& from) {
+  if (files.empty()) return tree;
+  const std::map<std::string, std::string> env = {{"GIT_INDEX_FILE", scratch.string()}};
+  std::error_code ec;
+  fs::remove(scratch, ec);
+  if (auto r = git::run(repo, {"read-tree", tree}, env); !r) return r.status();
+  for (const auto& f : files) {
+    auto ls = git::run(repo, {"ls-tree", from, "--", f});
+    if (!ls) return ls.status();
+    if (ls->empty()) {
+      if (auto r = git::run(repo, {"update-index", "--force-remove", "--", f}, env); !r) return r.status();
+    } else {
+      // "<mode> blob <sha>\t<path>"
+      std::istringstream in(*ls);
+      std::string mode, type, sha;
+      in >> mode >> type >> sha;
+      if (auto r = git::run(repo, {"update-index", "--add", "--cacheinfo", mode + "," + sha + "," + f}, env); !r)
+        return r.status();
+    }
+  }
+  auto out = git::run(repo, {"write-tree"}, env);
+  fs::remove(scratch, ec);
+  return out;
+}
+
+Result<std::string> commit_tree(const fs::path& repo, const std::string& tree, const std::vector<std::string>& parents,
+                                const std::string& message) {
+  std::vector<std::string> args = git::identity_args(repo);
+  args.insert(args.end(), {"commit-tree", tree});
+  for (const auto& p : parents) args.insert(args.end(), {"-p", p});
+  args.insert(args.end(), {"-m", message});
+  return git::run(repo, args);
+}
+
+Result<std::vector<std::string>> changed_paths(const fs::path& repo, const std::string& a, const std::string& b) {
+  auto r = git::run(repo, {"diff", "--name-only", "--no-renames", a, b});
+  if (!r) return r.status();
+  return lines(*r);
+}
+
+enum class State { pending, running, done };
+
+struct StreamRun {
+  const Stream* st = nullptr;
+  std::atomic<State> state{State::pending};  // written by its worker (-> done) and the scheduler
+  std::string outcome;  // ok | failed | budget_exceeded | policy | skipped
+  std::string detail;
+  std::string base;
+  std::string commit;
+  Clock::time_point started;
+  std::int64_t started_ms = 0;
+  std::unique_ptr<engine::Workspace> ws;
+  std::unique_ptr<engine::Session> session;
+  // Filled by the worker:
+  bool attempted = false;
+  std::string error;  // the host's own failure
+  engine::AttemptOutcome attempt;
+  bool check_ran = false;
+  ProcessResult check;
+  std::thread worker;
+};
+
+class Build {
+ public:
+  Build(const Config& cfg, const BuildOptions& opts) : cfg_(cfg), opts_(opts), m_(opts.manifest) {}
+  Result<BuildResult> run();
+
+ private:
+  void say(const std::string& s) const {
+    if (opts_.progress) opts_.progress(s);
+  }
+  Result<BuildResult> fail(const std::string& why, int code = k_exit_cannot_run);
+  Status plan();
+  Status schedule();
+  Status start_stream(StreamRun& r);
+  void work(StreamRun& r);
+  Status finish_stream(StreamRun& r);
+  Status skip(StreamRun& r, const std::string& why);
+  Result<std::vector<events::Event>> publish_finished(StreamRun& r, const events::StreamFinished& f);
+  Status merge_and_integrate();
+  Result<std::string> merged_base(const std::vector<std::string>& deps);
+  Status integrate(const std::string& merged);
+  std::string prompt_for(const StreamRun& r) const;
+  Status report();
+
+  const Config& cfg_;
+  const BuildOptions& opts_;
+  const Manifest& m_;
+  fs::path repo_, store_;
+  std::string base_;  // the user's HEAD
+  std::unique_ptr<RunContext> run_;
+  BuildResult res_;
+  Clock::time_point t0_;
+  Clock::time_point deadline_;
+  std::map<std::string, StreamRun> streams_;
+  std::optional<events::MergePlanned> plan_;
+  std::shared_mutex gate_;  // see the top of the file
+  std::mutex mu_;           // guards StreamRun::state between workers and the scheduler
+  std::condition_variable cv_;
+  std::uint32_t conflicts_ = 0;  // MergeConflict events recorded
+  std::uint32_t blocking_ = 0;   // of those, the ones no rule resolved
+  std::int64_t merge_ms_ = 0, integration_ms_ = 0;
+  std::string failure_cause_;
+  bool contract_changed_ = false;
+  bool budget_exceeded_ = false;
+};
+
+Result<BuildResult> Build::fail(const std::string& why, int code) {
+  res_.error = why;
+  res_.exit_code = code;
+  if (run_) (void)run_->finish("error", code, why);
+  return res_;
+}
+
+std::string Build::prompt_for(const StreamRun& r) const {
+  const Stream& s = *r.st;
+  std::ostringstream os;
+  os << "# Stream `" << s.id << "` (" << s.role << ") of the feature: " << m_.feature << "\n\n";
+  if (!m_.spec.empty()) {
+    os << "## The spec (`" << m_.spec << "`)\n\n";
+    std::ifstream in(r.ws->path() / m_.spec, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    os << (text.str().empty() ? "(the spec file is not in the repository)\n" : text.str()) << "\n\n";
+  }
+  os << "## Your part\n\n" << (s.prompt.empty() ? "(no prompt given: do the " + s.role + " part of the spec)" : s.prompt)
+     << "\n\n## What you own\n\nYou may write only paths matching: " << join(s.owns)
+     << (s.shared.empty() ? "" : "; and, shared with other streams (merged three-way): " + join(s.shared)) << ".\n";
+  if (const Stream* c = m_.contract(); c && c->id != s.id)
+    os << "The contract stream `" << c->id << "` owns " << join(c->owns)
+       << ": read those files, do not change them (its version wins).\n";
+  os << "A change anywhere else, inside .git, or outside the worktree fails this stream and nothing of it is merged. "
+        "Do not commit, switch branches or move HEAD: fixhost commits your work.\n";
+  if (!s.depends_on.empty()) {
+    os << "\n## What your dependencies produced (already in your worktree)\n\n";
+    for (const auto& d : s.depends_on) {
+      const auto& dr = streams_.at(d);
+      os << "- `" << d << "`";
+      if (!dr.attempt.finished.summary.empty()) os << ": " << dr.attempt.finished.summary;
+      os << "\n";
+      for (const auto& f : dr.attempt.files) os << "  - " << f << "\n";
+    }
+  }
+  if (!s.check.empty()) os << "\nAfterwards fixhost runs your stream's check: `" << join(s.check, " ") << "`.\n";
+  return os.str();
+}
+
+Status Build::plan() {
+  for (const auto& s : m_.streams) {
+    events::StreamPlanned p;
+    p.stream = s.id;
+    p.role = s.role;
+    p.owns = s.owns;
+    p.depends_on = s.depends_on;
+    p.agent = s.agent;
+    p.shared = s.shared;
+    p.prompt = s.prompt;
+    p.feature = m_.feature;
+    p.spec = m_.spec;
+    auto r = run_->publish(p);
+    if (!r) return r.status();
+    streams_.try_emplace(s.id).first->second.st = &s;
+  }
+  return Status::ok();
+}
+
+Result<std::string> Build::merged_base(const std::vector<std::string>& deps) {
+  if (deps.empty()) return base_;
+  std::string cur = streams_.at(deps[0]).commit;
+  for (std::size_t i = 1; i < deps.size(); ++i) {
+    const std::string& other = streams_.at(deps[i]).commit;
+    auto mt = merge_trees(repo_, cur, other);
+    if (!mt) return mt.status();
+    if (!mt->conflicts.empty()) {
+      // The same conflict the final merge would meet: recorded now, with its hunks.
+      for (const auto& file : mt->conflicts) {
+        events::MergeConflict c;
+        c.stream = deps[i];
+        c.file = file;
+        c.resolution = "manual";
+        c.streams = std::vector<std::string>(deps.begin(), deps.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+        c.detail = "the three-way merge of " + join(c.streams) + " (the base of a stream depending on them) left conflicts";
+        if (auto blob = git::run(repo_, {"cat-file", "-p", mt->tree + ":" + file})) {
+          c.hunks.data = *blob;
+          c.hunks.total_bytes = blob->size();
+        }
+        ++conflicts_;
+        ++blocking_;
+        if (auto p = run_->publish(c); !p) return p.status();
+      }
+      return make_error(Errc::refused, "the streams it depends on conflict in " + join(mt->conflicts));
+    }
+    auto c = commit_tree(repo_, mt->tree, {cur, other}, "fixhost build " + run_->id() + ": base of merged " + join(deps));
+    if (!c) return c.status();
+    cur = *c;
+  }
+  // As in the final merge, the contract's version of its files wins over a dependency's change.
+  const Stream* contract = m_.contract();
+  if (!contract || !streams_.count(contract->id) || streams_.at(contract->id).commit.empty()) return cur;
+  std::vector<std::string> files;
+  for (const auto& d : deps) {
+    if (d == contract->id) continue;
+    for (const auto& f : streams_.at(d).attempt.files)
+      if (glob_any(contract->owns, f)) files.push_back(f);
+  }
+  if (files.empty()) return cur;
+  auto tree_of = git::run(repo_, {"rev-parse", cur + "^{tree}"});
+  if (!tree_of) return tree_of.status();
+  auto tree = files_from(repo_, store_ / "attempts" / run_->id() / "base.index", *tree_of, files,
+                         streams_.at(contract->id).commit);
+  if (!tree) return tree.status();
+  return commit_tree(repo_, *tree, {cur}, "fixhost build " + run_->id() + ": the contract's version of " + join(files));
+}
+
+Status Build::start_stream(StreamRun& r) {
+  const Stream& s = *r.st;
+  r.started = Clock::now();
+  r.started_ms = ms_since(t0_);
+  auto base = merged_base(s.depends_on);
+  if (!base) {
+    r.state = State::done;
+    return skip(r, base.status().message());
+  }
+  r.base = *base;
+  engine::WorkspaceSpec spec;
+  spec.repo = repo_;
+  spec.path = build_dir(store_, run_->id()) / s.id;
+  spec.branch = stream_branch(run_->id(), s.id);
+  spec.base = r.base;
+  spec.stream = s.id;
+  {
+    // The caller holds gate_ exclusively: a new branch, no attempt between its snapshots.
+    auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
+    if (!ws) {
+      r.state = State::done;
+      r.outcome = "failed";
+      r.detail = "cannot create its worktree: " + ws.status().message();
+      events::StreamFinished f;
+      f.stream = s.id;
+      f.outcome = r.outcome;
+      f.detail = r.detail;
+      f.started_ms = r.started_ms;
+      f.base_commit = r.base;
+      return publish_finished(r, f).status();
+    }
+    r.ws = std::move(*ws);
+  }
+  r.session = std::make_unique<engine::Session>(cfg_, *run_, *r.ws);
+  r.session->agent = s.agent;
+  r.session->deadline = deadline_;
+  auto sandbox = run_sandbox(cfg_, store_, r.ws->common(), r.ws->path());
+  if (!sandbox) return sandbox.status();
+  r.session->sandbox = std::move(*sandbox);
+  r.state = State::running;
+  say("stream " + s.id + ": started on " + r.base.substr(0, 12) + " in " + r.ws->path().string());
+  return Status::ok();
+}
+
+void Build::work(StreamRun& r) {
+  const Stream& s = *r.st;
+  {
+    std::shared_lock lock(gate_);
+    engine::AgentCall call;
+    call.test_id = "stream:" + s.id;
+    call.category = s.role == "tests" ? "tests" : "build_stream";
+    call.attempt = 1;
+    call.dir = store_ / "attempts" / run_->id() / s.id;
+    call.prompt = prompt_for(r);
+    nlohmann::json owns = s.owns;
+    call.env = {{"FIXHOST_STREAM", s.id},
+                {"FIXHOST_ROLE", s.role},
+                {"FIXHOST_OWNS", owns.dump()},
+                {"FIXHOST_SHARED", nlohmann::json(s.shared).dump()},
+                {"FIXHOST_FEATURE", m_.feature},
+                {"FIXHOST_SPEC_FILE", m_.spec.empty() ? "" : (r.ws->path() / m_.spec).string()}};
+    call.timeout = std::chrono::seconds(s.budget_s);
+    call.allowed = s.owns;
+    call.allowed.insert(call.allowed.end(), s.shared.begin(), s.shared.end());
+    call.allowed_rule = "outside_owned";
+    auto a = engine::run_attempt(*r.session, call);
+    if (!a) {
+      r.error = a.status().to_string();
+    } else {
+      r.attempted = true;
+      r.attempt = std::move(*a);
+      const bool agent_ok = r.attempt.agent.exit_code == 0 && !r.attempt.agent.timed_out;
+      if (agent_ok && !s.check.empty() && r.attempt.rejections.empty()) {
+        ProcessSpec spec;
+        spec.argv = s.check;
+        spec.cwd = r.ws->path().string();
+        spec.timeout = std::max(std::chrono::milliseconds(1000), r.session->remaining());
+        spec.head_cap = spec.tail_cap = k_output_cap;
+        if (auto c = run_process(spec)) {
+          r.check_ran = true;
+          r.check = std::move(*c);
+        } else {
+          r.error = c.status().to_string();
+        }
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    r.state = State::done;
+  }
+  cv_.notify_all();
+}
+
+Result<std::vector<events::Event>> Build::publish_finished(StreamRun& r, const events::StreamFinished& f) {
+  auto out = run_->publish(f);
+  if (!out) return out.status();
+  for (const auto& e : *out)
+    if (e.type == events::EventType::MergePlanned)
+      if (auto p = events::decode<events::MergePlanned>(e)) plan_ = std::move(*p);
+  return out;
+}
+
+Status Build::skip(StreamRun& r, const std::string& why) {
+  r.state = State::done;
+  r.outcome = "skipped";
+  r.detail = why;
+  say("stream " + r.st->id + ": skipped (" + why + ")");
+  events::StreamFinished f;
+  f.stream = r.st->id;
+  f.outcome = r.outcome;
+  f.detail = why;
+  f.started_ms = ms_since(t0_);
+  return publish_finished(r, f).status();
+}
+
+Status Build::finish_stream(StreamRun& r) {
+  if (r.worker.joinable()) r.worker.join();
+  const Stream& s = *r.st;
+  events::StreamFinished f;
+  f.stream = s.id;
+  f.started_ms = r.started_ms;
+  f.base_commit = r.base;
+  const auto& a = r.attempt;
+  if (!r.attempted) {
+    r.outcome = "failed";
+    r.detail = "the host could not run the attempt: " + r.error;
+  } else {
+    f.agent_exit = a.agent.exit_code;
+    f.files = a.files;
+    f.diff = a.finished.diff;
+    f.summary = a.finished.summary;
+    for (const auto& rej : a.rejections) {
+      // The tests stream's job is writing tests: test_edited does not fail it (it is recorded).
+      if (s.role == "tests" && rej.rfind("test_edited", 0) == 0) continue;
+      // Another stream's agent moving its own branch shows in every running attempt's ref
+      // snapshot; it is that stream's tampering (its HEAD moved too), not this one's.
+      if (rej.rfind("git_tampering", 0) == 0 && rej.find(" ref refs/heads/" + build_branch(run_->id()) + "-") != std::string::npos &&
+          rej.find(" ref refs/heads/" + stream_branch(run_->id(), s.id) + " ") == std::string::npos)
+        continue;
+      std::string rule = rej.substr(0, rej.find_first_of(" :"));
+      std::string rest = rej.substr(rule.size());
+      std::string path = rest.size() > 1 && rest[0] == ' ' ? rest.substr(1, rest.find(':') - 1) : "";
+      if (rule == "outside_owned" || rule == "git_tampering" || rule == "path_escape")
+        f.stray.push_back(path.empty() ? rej : path);
+      if (r.detail.empty()) r.detail = rej;
+      r.outcome = "policy";
+    }
+    if (a.wrote_outside) {
+      r.outcome = "policy";
+      r.detail = "the agent changed the user's checkout";
+      (void)engine::alert_wrote_outside(*r.session, "stream " + s.id, 1);
+    }
+    if (r.outcome.empty()) {
+      if (a.agent.timed_out) {
+        r.outcome = "budget_exceeded";
+        r.detail = "killed at its budget of " + std::to_string(a.timeout.count() / 1000) + " s";
+        (void)r.session->exceed(a.deadline_bound ? "run_time" : "attempt_time", a.timeout.count(), a.agent.duration_ms,
+                                "stream:" + s.id, 1);
+        if (a.deadline_bound) budget_exceeded_ = true;
+      } else if (a.agent.exit_code != 0) {
+        r.outcome = "failed";
+        r.detail = "the agent exited " + std::to_string(a.agent.exit_code);
+      } else if (!r.error.empty()) {
+        r.outcome = "failed";
+        r.detail = r.error;
+      } else if (r.check_ran && (r.check.exit_code != 0 || r.check.timed_out)) {
+        r.outcome = "failed";
+        r.detail = "its check `" + join(s.check, " ") + "` failed: " + one_line(r.check.output.data, 200);
+      } else {
+        r.outcome = "ok";
+      }
+    }
+  }
+  if (r.outcome == "ok") {
+    // The commit is the judged state (the attempt's after-snapshot tree), never a re-read.
+    auto c = commit_tree(repo_, a.after.tree, {r.base},
+                         "fixhost build " + run_->id() + " stream " + s.id + (f.summary.empty() ? "" : ": " + f.summary));
+    if (!c) return c.status();
+    std::unique_lock lock(gate_);
+    if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + stream_branch(run_->id(), s.id), *c}); !u)
+      return u.status();
+    r.commit = *c;
+    f.commit = *c;
+    if (auto ds = git::diffstat(repo_, r.base, *c)) f.diffstat = *ds;
+  }
+  f.outcome = r.outcome;
+  f.detail = r.detail;
+  f.duration_ms = ms_since(r.started);
+  say("stream " + s.id + ": " + r.outcome + (r.detail.empty() ? "" : " (" + r.detail + ")") + " after " +
+      std::to_string(f.duration_ms) + " ms, " + std::to_string(f.files.size()) + " files");
+  return publish_finished(r, f).status();
+}
+
+Status Build::schedule() {
+  std::uint32_t jobs = opts_.jobs ? opts_.jobs : m_.jobs;
+  for (;;) {
+    // Streams whose dependencies are decided: start (pool permitting) or skip.
+    bool all_done = true;
+    std::uint32_t running = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, r] : streams_) {
+        if (r.state != State::done) all_done = false;
+        if (r.state == State::running) ++running;
+      }
+    }
+    if (all_done) break;
+    std::vector<StreamRun*> starting;
+    for (const auto& id : m_.order()) {
+      StreamRun& r = streams_.at(id);
+      if (r.state != State::pending) continue;
+      bool ready = true;
+      std::string blocked;
+      for (const auto& d : r.st->depends_on) {
+        const auto& dr = streams_.at(d);
+        if (dr.state != State::done || dr.worker.joinable()) ready = false;
+        else if (dr.outcome != "ok") blocked = d;
+      }
+      if (!blocked.empty()) {
+        if (auto st = skip(r, "depends on '" + blocked + "', which did not finish ok"); !st) return st;
+        continue;
+      }
+      if (!ready) continue;
+      if (Clock::now() >= deadline_ || interrupt_requested()) {
+        if (Clock::now() >= deadline_) budget_exceeded_ = true;
+        if (auto st = skip(r, interrupt_requested() ? "interrupted" : "the build's time budget ran out"); !st) return st;
+        continue;
+      }
+      if (jobs && running >= jobs) continue;
+      starting.push_back(&r);
+      ++running;
+    }
+    // Their worktrees (new branches) all at once, under the gate; then their agents.
+    if (!starting.empty()) {
+      {
+        std::unique_lock gate(gate_);
+        for (StreamRun* r : starting)
+          if (auto st = start_stream(*r); !st) return st;
+      }
+      for (StreamRun* r : starting)
+        if (r->state == State::running) r->worker = std::thread([this, r] { work(*r); });
+      starting.clear();
+    }
+    // Wait for a worker to finish, then record it.
+    StreamRun* done = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      auto finished = [&] {
+        for (auto& [id, r] : streams_)
+          if (r.state == State::done && r.worker.joinable()) return &r;
+        return static_cast<StreamRun*>(nullptr);
+      };
+      bool any_running = std::any_of(streams_.begin(), streams_.end(), [](const auto& kv) { return kv.second.state == State::running; });
+      if (any_running) cv_.wait(lock, [&] { return finished() != nullptr; });
+      done = finished();
+    }
+    if (done)
+      if (auto st = finish_stream(*done); !st) return st;
+  }
+  return Status::ok();
+}
+
+Status Build::merge_and_integrate() {
+  const auto merge_t0 = Clock::now();
+  if (!plan_)
+    return make_error(Errc::internal, "the worktree_merger plugin decided no merge (is worktree_merger.so loaded? see "
+                                      "`hostctl plugins`)");
+  const Stream* contract = m_.contract();
+  const std::string contract_commit =
+      contract && streams_.count(contract->id) && !streams_.at(contract->id).commit.empty()
+          ? streams_.at(contract->id).commit
+          : base_;
+  if (!plan_->excluded.empty()) {
+    failure_cause_ = blocking_ ? "conflict" : "stream";
+    say("not merged: " + join(plan_->excluded, "; ") + ": nothing lands");
+    merge_ms_ = ms_since(merge_t0);
+    return Status::ok();
+  }
+  std::map<std::string, const events::MergeDecision*> decision;
+  for (const auto& d : plan_->decisions) decision[d.file] = &d;
+  for (const auto& d : plan_->decisions) {
+    if (d.resolution != "refused") continue;
+    events::MergeConflict c;
+    c.stream = d.streams.empty() ? "" : d.streams.back();
+    c.file = d.file;
+    c.resolution = "manual";
+    c.streams = d.streams;
+    c.detail = "written by " + join(d.streams) + ", which do not all list it in `shared`";
+    ++conflicts_;
+    ++blocking_;
+    if (auto r = run_->publish(c); !r) return r.status();
+  }
+  if (blocking_) {
+    failure_cause_ = "conflict";
+    merge_ms_ = ms_since(merge_t0);
+    return Status::ok();
+  }
+  const fs::path scratch_index = store_ / "attempts" / run_->id() / "merge.index";
+  std::error_code ec;
+  fs::create_directories(scratch_index.parent_path(), ec);
+  std::string cur = base_;
+  for (const auto& id : plan_->order) {
+    const StreamRun& r = streams_.at(id);
+    auto mt = merge_trees(repo_, cur, r.commit);
+    if (!mt) return mt.status();
+    std::vector<std::string> contract_files;
+    for (const auto& d : plan_->decisions)
+      if (d.resolution == "contract_wins" && id != d.winner &&
+          std::find(d.streams.begin(), d.streams.end(), id) != d.streams.end())
+        contract_files.push_back(d.file);
+    for (const auto& file : mt->conflicts) {
+      if (std::find(contract_files.begin(), contract_files.end(), file) != contract_files.end()) continue;
+      events::MergeConflict c;
+      c.stream = id;
+      c.file = file;
+      c.resolution = m_.resolver.empty() ? "manual" : "resolver";
+      auto it = decision.find(file);
+      c.streams = it != decision.end() ? it->second->streams : std::vector<std::string>{id};
+      c.detail = (it != decision.end() && it->second->resolution == "three_way" ? "three-way merge left conflicts"
+                                                                                : "conflict") +
+                 std::string(m_.resolver.empty() ? "; no [build] resolver: the run stops before landing" : "");
+      if (auto blob = git::run(repo_, {"cat-file", "-p", mt->tree + ":" + file})) {
+        c.hunks.data = *blob;
+        c.hunks.total_bytes = blob->size();
+      }
+      ++conflicts_;
+      ++blocking_;
+      if (auto p = run_->publish(c); !p) return p.status();
+    }
+    if (blocking_) break;
+    auto tree = files_from(repo_, scratch_index, mt->tree, contract_files, contract_commit);
+    if (!tree) return tree.status();
+    for (const auto& file : contract_files) {
+      events::MergeConflict c;
+      c.stream = id;
+      c.file = file;
+      c.resolution = "contract_wins";
+      c.streams = decision.at(file)->streams;
+      c.detail = "'" + id + "' changed a file the contract stream owns; the contract's version is kept";
+      ++conflicts_;
+      if (auto p = run_->publish(c); !p) return p.status();
+    }
+    auto commit = commit_tree(repo_, *tree, {cur, r.commit}, "fixhost build " + run_->id() + ": merge stream " + id);
+    if (!commit) return commit.status();
+    cur = *commit;
+  }
+  merge_ms_ = ms_since(merge_t0);
+  // contract_wins conflicts are resolved by the rule; any other stops the build before landing.
+  if (blocking_) {
+    failure_cause_ = "conflict";
+    return Status::ok();
+  }
+  if (contract) {
+    auto changed = changed_paths(repo_, contract_commit, cur);
+    if (!changed) return changed.status();
+    for (const auto& p : *changed)
+      if (glob_any(contract->owns, p)) contract_changed_ = true;
+  }
+  return integrate(cur);
+}
+
+Status Build::integrate(const std::string& merged) {
+  const auto t = Clock::now();
+  engine::WorkspaceSpec spec;
+  spec.repo = repo_;
+  spec.path = build_dir(store_, run_->id()) / "integration";
+  spec.branch = stream_branch(run_->id(), "integration");
+  spec.base = merged;
+  spec.stream = "integration";
+  auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
+  if (!ws) return ws.status();
+  const fs::path wt = (*ws)->path();
+  auto tracked = git::run(wt, {"ls-files"});
+  std::vector<std::string> files = tracked ? lines(*tracked) : std::vector<std::string>{};
+  std::vector<IntegrationCommand> steps;
+  if (!m_.contract_check.empty()) steps.push_back({"contract_check", m_.contract_check});
+  steps.insert(steps.end(), m_.commands.begin(), m_.commands.end());
+  bool passed = true;
+  for (const auto& step : steps) {
+    ProcessSpec ps;
+    ps.argv = step.argv;
+    ps.cwd = wt.string();
+    ps.timeout = std::max(std::chrono::milliseconds(1000),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
+    ps.head_cap = ps.tail_cap = k_output_cap;
+    auto pr = run_process(ps);
+    if (!pr) return pr.status();
+    events::IntegrationChecked ic;
+    ic.kind = step.kind;
+    ic.argv = step.argv;
+    ic.exit_code = pr->exit_code;
+    ic.signal = pr->signal;
+    ic.passed = pr->exit_code == 0 && !pr->timed_out;
+    ic.duration_ms = pr->duration_ms;
+    ic.output = pr->output;
+    if (!pr->spawn_error.empty()) ic.output.data = pr->spawn_error + "\n" + ic.output.data;
+    if (!ic.passed) {
+      // The files the output names (stack traces, tsc's file(line,col)) and who owns them.
+      std::set<std::string> owners;
+      for (const auto& f : files) {
+        if (ic.output.data.find(f) == std::string::npos) continue;
+        ic.files.push_back(f);
+        if (const Stream* o = owner_of(m_, f)) owners.insert(o->id);
+      }
+      ic.owners.assign(owners.begin(), owners.end());
+      if (passed) failure_cause_ = step.kind;
+      passed = false;
+    }
+    say(std::string("integration ") + (ic.passed ? "passed" : "FAILED") + ": " + join(step.argv, " ") +
+        (ic.owners.empty() ? "" : " (files of " + join(ic.owners) + ")"));
+    if (auto r = run_->publish(ic); !r) return r.status();
+  }
+  integration_ms_ = ms_since(t);
+  if (!passed) return Status::ok();
+
+  // COMMIT: one squashed commit on fixhost/build-<run>, parent the user's HEAD.
+  auto tree = git::run(repo_, {"rev-parse", merged + "^{tree}"});
+  if (!tree) return tree.status();
+  std::ostringstream msg;
+  msg << "fixhost build: " << m_.feature << "\n\n";
+  if (!m_.spec.empty()) msg << "Spec: " << m_.spec << "\n\n";
+  msg << "Streams (merged in order " << join(plan_->order, ", ") << "):\n";
+  std::vector<std::string> all_files;
+  for (const auto& id : plan_->order) {
+    const auto& r = streams_.at(id);
+    msg << "- " << id << " (" << r.st->role << "): "
+        << (r.attempt.finished.summary.empty() ? std::to_string(r.attempt.files.size()) + " files"
+                                               : r.attempt.finished.summary)
+        << "\n";
+    all_files.insert(all_files.end(), r.attempt.files.begin(), r.attempt.files.end());
+  }
+  msg << "\nMade by fixhost build " << run_->id() << "; integration: "
+      << (steps.empty() ? std::string("no commands") : std::to_string(steps.size()) + " commands passed") << ".\n";
+  auto squash = commit_tree(repo_, *tree, {base_}, msg.str());
+  if (!squash) return squash.status();
+  if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + build_branch(run_->id()), *squash}); !u) return u.status();
+  std::sort(all_files.begin(), all_files.end());
+  all_files.erase(std::unique(all_files.begin(), all_files.end()), all_files.end());
+  events::Committed c;
+  c.branch = build_branch(run_->id());
+  c.commit = *squash;
+  c.message = msg.str();
+  c.files = all_files;
+  if (auto r = run_->publish(c); !r) return r.status();
+  res_.commit = *squash;
+  res_.landed = true;
+  return Status::ok();
+}
+
+Status Build::report() {
+  std::vector<events::Event> evs;
+  auto st = run_->log().scan_run(run_->id(), [&](const events::Event& e) {
+    evs.push_back(e);
+    return true;
+  });
+  if (!st) return st;
+  auto rec = collect_build(evs);
+  res_.table = report_table(rec);
+  res_.markdown = report_markdown(rec);
+  events::ReportWritten rw;
+  rw.kind = "build";
+  rw.path = opts_.report_path;
+  rw.markdown.data = res_.markdown;
+  rw.markdown.total_bytes = res_.markdown.size();
+  if (!opts_.report_path.empty()) {
+    std::ofstream out(opts_.report_path, std::ios::binary);
+    out << res_.markdown;
+  }
+  auto r = run_->publish(rw);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+Result<BuildResult> Build::run() {
+  repo_ = cfg_.repo;
+  store_ = opts_.store_dir;
+  if (!git::is_repository(repo_))
+    return fail("'" + repo_.string() + "' is not a git repository: a build works in git worktrees so your checkout is "
+                "never touched; run `git init && git add -A && git commit` there first");
+  auto head = git::head(repo_);
+  if (!head) return fail("'" + repo_.string() + "' has no commit yet: the streams branch from HEAD; commit first");
+  base_ = *head;
+  auto br = git::current_branch(repo_);
+
+  RunOptions ro;
+  ro.store_dir = store_;
+  ro.extra_plugin_dirs = opts_.extra_plugin_dirs;
+  ro.mode = "build";
+  ro.argv = opts_.argv;
+  ro.run_id = new_run_id();
+  ro.branch = br ? *br : "";
+  ro.head = base_;
+  ro.worktree = build_dir(store_, ro.run_id).string();
+  std::error_code ec;
+  fs::create_directories(store_, ec);
+  auto run = RunContext::start(cfg_, ro);
+  if (!run) return run.status();
+  run_ = std::move(*run);
+  res_.run_id = run_->id();
+  res_.branch = build_branch(res_.run_id);
+  for (const char* needed : {"policy", "worktree_merger"}) {
+    bool loaded = false;
+    for (const auto& p : run_->plugins().loaded)
+      if (p->info.name == needed) loaded = true;
+    if (!loaded)
+      return fail(std::string("the ") + needed + " plugin is not loaded (see `hostctl plugins`): a build will not run "
+                  "without it; rebuild fixhost or restore " + needed + ".so in the plugin directory");
+  }
+  t0_ = Clock::now();
+  deadline_ = t0_ + std::chrono::seconds(m_.budget_s);
+  say("build " + res_.run_id + ": " + std::to_string(m_.streams.size()) + " streams for \"" + m_.feature + "\"");
+
+  if (auto st = plan(); !st) return fail(st.to_string());
+  auto sched = schedule();
+  // Every worker is joined before anything else happens, even when scheduling failed.
+  for (auto& [id, r] : streams_)
+    if (r.worker.joinable()) r.worker.join();
+  if (!sched) return fail(sched.to_string());
+  if (auto st = merge_and_integrate(); !st) return fail(st.to_string());
+  const std::int64_t wall = ms_since(t0_);
+
+  std::vector<StreamTiming> timings;
+  std::int64_t serial = 0;
+  {
+    std::vector<events::Event> evs;
+    (void)run_->log().scan_run(run_->id(), [&](const events::Event& e) {
+      if (e.type == events::EventType::StreamPlanned || e.type == events::EventType::StreamFinished) evs.push_back(e);
+      return true;
+    });
+    timings = collect_build(evs).timings();
+    serial = serial_sum(timings);
+  }
+  events::WorktreesMerged wm;
+  wm.streams = plan_ ? plan_->order : std::vector<std::string>{};
+  wm.commit = res_.commit;
+  wm.conflicts = conflicts_;
+  wm.integration_passed = res_.landed;
+  wm.wall_ms = wall;
+  wm.serial_ms = serial;
+  wm.merge_ms = merge_ms_;
+  wm.integration_ms = integration_ms_;
+  wm.critical_ms = critical_path(timings, merge_ms_, integration_ms_).ms;
+  wm.failure_cause = res_.landed ? "" : (failure_cause_.empty() ? "stream" : failure_cause_);
+  wm.contract_changed = contract_changed_;
+  wm.first_try = res_.landed;
+  if (auto r = run_->publish(wm); !r) return fail(r.status().to_string());
+  if (auto st = report(); !st) return fail(st.to_string());
+
+  std::string outcome = res_.landed ? "ok" : budget_exceeded_ ? "budget_exceeded" : "failures";
+  res_.exit_code = res_.landed ? k_exit_ok : budget_exceeded_ ? 3 : 1;
+  std::string summary = res_.landed ? "landed " + res_.commit.substr(0, 12) + " on " + res_.branch
+                                    : "nothing landed: " + wm.failure_cause;
+  if (auto st = run_->finish(outcome, res_.exit_code, summary); !st) return st;
+  return res_;
+}
+
+}  // namespace
+
+Result<BuildResult> run_build(const Config& config, const BuildOptions& options) {
+  Build b(config, options);
+  return b.run();
+}
+
+}  // namespace fixhost::host::build
