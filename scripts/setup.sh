@@ -29,9 +29,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages (jest) for the parser conformance tests and the demo, from their lock files.
-for dir in tests/fixtures examples/demo/js; do
-  if [ -f "$dir/package.json" ] && [ ! -x "$dir/node_modules/.bin/jest" ]; then
+# npm packages for the parser conformance tests and the demo, from their lock files: jest
+# (tests/fixtures), vitest and mocha + mocha-junit-reporter (the junit runner's fixtures).
+for dir in tests/fixtures tests/fixtures/vitest tests/fixtures/mocha examples/demo/js; do
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules/.bin" ]; then
     echo "setup: npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --silent)
   fi

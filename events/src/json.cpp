@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <ctime>
+#include <stdexcept>
 #include <type_traits>
 
 #include "fixhost/events/codec.hpp"
@@ -37,7 +39,89 @@ Result<nlohmann::json> render(const Event& e) {
   return o;
 }
 
+template <class T>
+void value_from_json(const nlohmann::json& j, T& v, const std::string& where) {
+  if constexpr (detail::NestedFields<T>) {
+    if (!j.is_object()) throw std::invalid_argument(where + " must be an object");
+    v.fields([&](const char* name, auto& m) {
+      if (auto it = j.find(name); it != j.end()) value_from_json(*it, m, where + "." + name);
+    });
+  } else if constexpr (is_vector<T>::value) {
+    if (!j.is_array()) throw std::invalid_argument(where + " must be an array");
+    v.clear();
+    for (std::size_t i = 0; i < j.size(); ++i) value_from_json(j[i], v.emplace_back(), where + "[" + std::to_string(i) + "]");
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) throw std::invalid_argument(where + " must be true or false");
+    v = j.get<bool>();
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    if (!j.is_number()) throw std::invalid_argument(where + " must be a number");
+    if constexpr (std::is_integral_v<T>) {
+      if (!j.is_number_integer()) throw std::invalid_argument(where + " must be a whole number");
+    }
+    v = j.get<T>();
+  } else {
+    if (!j.is_string()) throw std::invalid_argument(where + " must be a string");
+    v = j.get<std::string>();
+  }
+}
+
+template <class P>
+Result<std::string> parse_payload(const nlohmann::json& j) {
+  const std::string type_name(event_type_name(P::k_type));
+  if (!j.is_object()) return make_error(Errc::invalid_argument, type_name + " payload must be a JSON object");
+  P p;
+  std::vector<std::string> known;
+  try {
+    p.fields([&](const char* name, auto& m) {
+      known.emplace_back(name);
+      if (auto it = j.find(name); it != j.end()) value_from_json(*it, m, type_name + "." + name);
+    }, P::k_schema);
+  } catch (const std::exception& e) {
+    return make_error(Errc::invalid_argument, e.what());
+  }
+  for (const auto& [key, value] : j.items())
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      return make_error(Errc::invalid_argument, type_name + " has no field '" + key + "' (schema " +
+                                                    std::to_string(P::k_schema) + "; see payloads.hpp)");
+  return encode(p);
+}
+
 }  // namespace
+
+Result<std::string> payload_from_json(EventType type, const nlohmann::json& payload) {
+  switch (type) {
+#define FIXHOST_X(name, id, kind) \
+  case EventType::name:           \
+    return parse_payload<name>(payload);
+    FIXHOST_EVENT_TYPES(FIXHOST_X)
+#undef FIXHOST_X
+    case EventType::Reserved:
+      break;
+  }
+  return make_error(Errc::invalid_argument, "type id " + std::to_string(static_cast<unsigned>(type)) +
+                                                " is not an event type this fixhost knows");
+}
+
+std::uint16_t current_schema(EventType type) {
+  switch (type) {
+#define FIXHOST_X(name, id, kind) \
+  case EventType::name:           \
+    return name::k_schema;
+    FIXHOST_EVENT_TYPES(FIXHOST_X)
+#undef FIXHOST_X
+    case EventType::Reserved:
+      break;
+  }
+  return 0;
+}
+
+EventType event_type_from_name(std::string_view name) {
+#define FIXHOST_X(n, id, kind) \
+  if (name == #n) return EventType::n;
+  FIXHOST_EVENT_TYPES(FIXHOST_X)
+#undef FIXHOST_X
+  return EventType::Reserved;
+}
 
 Result<nlohmann::json> payload_to_json(const Event& e) {
   switch (e.type) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "fixhost/events/codec.hpp"
+#include "fixhost/host/external_plugin.hpp"
 #include "fixhost/host/memory_sink.hpp"
 
 namespace fixhost::host {
@@ -70,10 +71,20 @@ struct Bus::Sub {
   bool pure = true;
 };
 
+// An external plugin and the type ids it subscribes to: the events of a batch are sent to it
+// at once before they are delivered one by one (ExternalPlugin::prefetch).
+struct ExternalSub {
+  ExternalPlugin* plugin = nullptr;
+  std::vector<bool> types;
+  bool pure = true;
+};
+
 struct Bus::State {
   std::vector<std::shared_ptr<LoadedPlugin>> plugins;  // keeps the libraries mapped
   std::vector<std::vector<Sub>> subscribers;            // indexed by type id
   std::vector<std::function<void(const Event&)>> observers;
+  std::vector<ExternalSub> externals;
+  std::vector<const Event*> prefetch_buf;
   Collector collector;
   std::vector<Event> batch;     // what one trigger caused, appended as one batch
   std::vector<Pending> queue;   // appended but not yet dispatched, in log order
@@ -105,7 +116,30 @@ void Bus::add(std::shared_ptr<LoadedPlugin> plugin) {
     if (subscribers.size() <= id) subscribers.resize(id + 1u);
     subscribers[id].push_back(Sub{plugin->instance.get(), plugin->id(), plugin->pure()});
   }
+  if (!plugin->external.empty()) {
+    ExternalSub x{static_cast<ExternalPlugin*>(plugin->instance.get()), {}, plugin->pure()};
+    for (std::uint16_t id : ids) {
+      if (x.types.size() <= id) x.types.resize(id + 1u);
+      x.types[id] = true;
+    }
+    state_->externals.push_back(std::move(x));
+  }
   plugins.push_back(std::move(plugin));
+}
+
+template <class It, class Get>
+void Bus::prefetch(It first, It last, Get get) {
+  State& s = *state_;
+  for (ExternalSub& x : s.externals) {
+    if (options_.pure_only && !x.pure) continue;
+    s.prefetch_buf.clear();
+    for (It it = first; it != last; ++it) {
+      const Event& e = get(*it);
+      auto id = static_cast<std::size_t>(e.type);
+      if (id < x.types.size() && x.types[id]) s.prefetch_buf.push_back(&e);
+    }
+    if (s.prefetch_buf.size() > 1) x.plugin->prefetch(s.prefetch_buf);
+  }
 }
 
 void Bus::add(const std::vector<std::shared_ptr<LoadedPlugin>>& plugins) {
@@ -133,6 +167,7 @@ Result<DispatchStats> Bus::publish(std::span<Event> batch, EventSink& sink) {
   if (auto st = sink.append(batch); !st.is_ok()) return st;
   for (const Event& e : batch)
     for (const auto& observer : state_->observers) observer(e);
+  if (!state_->externals.empty()) prefetch(batch.begin(), batch.end(), [](const Event& e) -> const Event& { return e; });
   for (const Event& e : batch)
     if (auto st = deliver(e, 0, sink, stats); !st.is_ok()) return st;
   if (auto st = drain(sink, stats); !st.is_ok()) return st;
@@ -156,7 +191,14 @@ Result<DispatchStats> Bus::dispatch(const Event& appended, EventSink& sink) {
 Status Bus::drain(EventSink& sink, DispatchStats& stats) {
   State& s = *state_;
   Status result;
+  std::size_t prefetched_to = 0;
   while (s.head < s.queue.size()) {
+    // A generation of the queue (what the events before it caused) goes to external plugins at once.
+    if (!s.externals.empty() && s.head >= prefetched_to) {
+      prefetch(s.queue.begin() + static_cast<std::ptrdiff_t>(s.head), s.queue.end(),
+               [](const Pending& p) -> const Event& { return p.event; });
+      prefetched_to = s.queue.size();
+    }
     // Moved out first: delivering may grow the queue.
     Pending next = std::move(s.queue[s.head++]);
     result = deliver(next.event, next.depth, sink, stats);

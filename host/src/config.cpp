@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 
+#include "fixhost/host/world/junit_rerun.hpp"
 #include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
@@ -150,12 +151,55 @@ void detect_suites(Config& c, const std::function<const std::string&()>& python)
     c.suites.push_back(s);
     c.notes.push_back("detected a jest suite (package.json mentions jest), run as '" + s.command[0] + "'");
   }
+  if (fs::exists(r / "package.json") && file_contains(r / "package.json", "\"vitest\"")) {
+    SuiteConfig s;
+    s.name = "vitest";
+    s.runner = "junit";
+    s.family = "vitest";
+    const std::string bin = fs::exists(r / "node_modules/.bin/vitest") ? "node_modules/.bin/vitest" : "vitest";
+    s.command = {bin, "run", "--reporter=junit", "--outputFile={report}"};
+    if (bin == "vitest") s.command.insert(s.command.begin(), {"npx", "--no-install"});
+    c.suites.push_back(s);
+    c.notes.push_back("detected a vitest suite (package.json mentions vitest), run as '" + bin +
+                      " run' with its JUnit reporter (runner = \"junit\", docs/RUNNERS.md)");
+  }
   if (c.suites.empty()) return;
   if (c.file.empty())
     c.notes.push_back("no fixhost.toml: write [[suites]] entries there to choose the suites yourself (docs/CONFIG.md)");
   else
     c.notes.push_back("'" + c.file.string() + "' has no [[suites]]: using the suites detected above; add [[suites]] "
                       "entries to choose them yourself (docs/CONFIG.md)");
+}
+
+// A junit suite names its command and where the report goes; its family is guessed from the
+// command's words when not given.
+Status check_junit_suite(const Config& c, const std::string& key, SuiteConfig& s) {
+  if (s.command.empty() || (s.command.size() == 1 && s.command[0] == "npx"))
+    return make_error(Errc::invalid_argument, where(c, key + ".command") +
+                                                  " is required for runner = \"junit\": the command that runs the tests "
+                                                  "and writes JUnit XML, e.g. [\"npx\", \"vitest\", \"run\", "
+                                                  "\"--reporter=junit\", \"--outputFile={report}\"] (docs/RUNNERS.md)");
+  const bool placeholder = std::any_of(s.command.begin(), s.command.end(),
+                                       [](const std::string& a) { return a.find("{report}") != std::string::npos; });
+  if (s.report.empty() && !placeholder)
+    return make_error(Errc::invalid_argument, where(c, key) +
+                                                  " (runner = \"junit\") says neither where the JUnit XML is written "
+                                                  "(report = \"test-results/junit.xml\") nor has \"{report}\" in its "
+                                                  "command (e.g. \"--outputFile={report}\"); give one (docs/RUNNERS.md)");
+  if (!s.report.empty() && placeholder)
+    return make_error(Errc::invalid_argument, where(c, key) +
+                                                  " has both report = \"" + s.report +
+                                                  "\" and \"{report}\" in its command; keep one");
+  if (!s.report.empty() && (fs::path(s.report).is_absolute() || s.report.find("..") != std::string::npos))
+    return make_error(Errc::invalid_argument, where(c, key + ".report") + " is '" + s.report +
+                                                  "'; it must be a path inside the suite's cwd, e.g. \"junit.xml\"");
+  s.junit_families = c.junit_families;
+  if (s.family.empty()) s.family = junit::guess_family(s.command);
+  else if (!junit::known_family(s.family, c.junit_families))
+    return make_error(Errc::invalid_argument, where(c, key + ".family") + " is '" + s.family + "'; it must be one of " +
+                                                  junit::family_names(c.junit_families) +
+                                                  " or a [junit_families." + s.family + "] table (docs/RUNNERS.md)");
+  return Status::ok();
 }
 
 Status read_suites(Config& c, const toml::table& t, const std::function<const std::string&()>& python) {
@@ -172,14 +216,20 @@ Status read_suites(Config& c, const toml::table& t, const std::function<const st
     SuiteConfig s;
     s.name = st->get("name") ? st->get("name")->value_or<std::string>("") : "";
     s.runner = st->get("runner") ? st->get("runner")->value_or<std::string>("") : "";
-    if (s.runner != "pytest" && s.runner != "jest")
-      return make_error(Errc::invalid_argument,
-                        where(c, key + ".runner") + " is '" + s.runner + "'; it must be \"pytest\" or \"jest\"");
+    if (s.runner != "pytest" && s.runner != "jest" && s.runner != "junit")
+      return make_error(Errc::invalid_argument, where(c, key + ".runner") + " is '" + s.runner +
+                                                    "'; it must be \"pytest\", \"jest\" or \"junit\" (any runner that "
+                                                    "writes JUnit XML, docs/RUNNERS.md)");
+    if (auto f = st->get("family")) s.family = f->value_or<std::string>("");
+    if (auto r = st->get("report")) s.report = r->value_or<std::string>("");
     if (s.name.empty()) s.name = s.runner;
     if (auto st2 = read_string_list(c, st->get("command"), key + ".command", s.command); !st2) return st2;
-    if (s.command.empty()) {
+    if (s.command.empty() && s.runner != "junit") {
       if (s.runner == "pytest") s.command = {python(), "-m", "pytest"};
       else s.command = {"npx", "--no-install", "jest"};
+    }
+    if (s.runner == "junit") {
+      if (auto st2 = check_junit_suite(c, key, s); !st2) return st2;
     }
     if (auto cwd = st->get("cwd")) s.cwd = cwd->value_or<std::string>(".");
     if (auto st2 = read_duration(c, st->get("timeout"), key + ".timeout", s.timeout); !st2) return st2;
@@ -307,6 +357,18 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     return c.python;
   };
 
+  if (auto jf = t.get("junit_families")) {
+    const toml::table* tab = jf->as_table();
+    if (!tab)
+      return make_error(Errc::invalid_argument, where(c, "junit_families") +
+                                                    " must be a table of [junit_families.<family>] tables (docs/RUNNERS.md)");
+    std::stringstream ss;
+    ss << *tab;
+    c.junit_families = ss.str();
+    // The junit_parser plugin names tests with the same families.
+    c.plugin_config["junit_parser"] = c.junit_families;
+  }
+
   if (auto st = read_suites(c, t, python); !st) return st;
   if (c.file.empty() || !t.get("suites")) detect_suites(c, python);
   if (!picked) c.python = "python3";
@@ -319,6 +381,31 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     const toml::table* tab = pt->as_table();
     if (!tab) return make_error(Errc::invalid_argument, where(c, "plugins") + " must be a table of [plugins.<name>] tables");
     for (const auto& [k, v] : *tab) {
+      if (k.str() == "external") {
+        const toml::array* arr = v.as_array();
+        if (!arr)
+          return make_error(Errc::invalid_argument, where(c, "plugins.external") +
+                                                        " must be an array of tables: [[plugins.external]] command = [\"python3\", \"my_plugin.py\"]");
+        int i = 0;
+        for (const auto& el : *arr) {
+          ++i;
+          const std::string key = "plugins.external[" + std::to_string(i) + "]";
+          const toml::table* one = el.as_table();
+          if (!one) return make_error(Errc::invalid_argument, where(c, key) + " must be a table");
+          for (const auto& [ek, ev] : *one)
+            if (ek.str() != "command")
+              return make_error(Errc::invalid_argument, where(c, key + "." + std::string(ek.str())) +
+                                                            " is not a setting of an external plugin; it has only `command` "
+                                                            "(its own settings go in [plugins.<its name>])");
+          std::vector<std::string> argv;
+          if (auto st = read_string_list(c, one->get("command"), key + ".command", argv); !st) return st;
+          if (argv.empty())
+            return make_error(Errc::invalid_argument, where(c, key + ".command") +
+                                                          " is missing or empty; write e.g. command = [\"python3\", \"plugins/rules.py\"]");
+          c.external_plugins.push_back(std::move(argv));
+        }
+        continue;
+      }
       const toml::table* one = v.as_table();
       if (!one) return make_error(Errc::invalid_argument, where(c, "plugins." + std::string(k.str())) + " must be a table");
       std::stringstream ss;

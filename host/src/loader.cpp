@@ -1,6 +1,7 @@
 #include "fixhost/host/loader.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <utility>
 
 #include <boost/dll/shared_library.hpp>
+
+#include "fixhost/host/external_plugin.hpp"
 
 namespace fixhost::host {
 
@@ -75,7 +78,9 @@ std::vector<fs::path> plugin_files(const fs::path& dir, std::vector<Refusal>& re
   fs::directory_iterator it(dir, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     std::error_code file_ec;
-    if (it->path().extension() == ".so" && it->is_regular_file(file_ec)) files.push_back(it->path());
+    if (!it->is_regular_file(file_ec) || it->path().filename().string().starts_with(".")) continue;
+    // A shared library, or an executable: an external plugin (docs/PLUGINS.md).
+    if (it->path().extension() == ".so" || ::access(it->path().c_str(), X_OK) == 0) files.push_back(it->path());
   }
   if (ec)
     refused.push_back(Refusal{dir, "",
@@ -160,6 +165,35 @@ class Loader {
       return;
     }
 
+    admit(std::move(loaded), std::move(instance), report);
+  }
+
+  // An executable speaking the line protocol, from a plugin directory or [[plugins.external]].
+  void load_external(const std::vector<std::string>& argv, const fs::path& path, LoadReport& report) {
+    ApiVersion api;
+    auto started = ExternalPlugin::start(argv, options_.external_cwd, options_, api);
+    std::string label;
+    for (const auto& a : argv) label += (label.empty() ? "" : " ") + a;
+    if (!started) {
+      report.refused.push_back(Refusal{path, "", "external plugin '" + label + "' " + started.status().message()});
+      return;
+    }
+    auto loaded = std::make_shared<LoadedPlugin>();
+    loaded->api = api;
+    loaded->path = path;
+    loaded->external = label;
+    loaded->info = started.value()->info();
+    admit(std::move(loaded), started.value(), report);
+  }
+
+ private:
+  // The checks every plugin passes once its info() is known, then configure().
+  void admit(std::shared_ptr<LoadedPlugin> loaded, std::shared_ptr<sdk::Plugin> instance, LoadReport& report) {
+    const fs::path path = loaded->external.empty() ? loaded->path : fs::path(loaded->external);
+    auto refuse = [&](const fs::path&, std::string name, const std::string& problem) {
+      std::string who = loaded->external.empty() ? "plugin " + quoted(loaded->path) : "external plugin '" + loaded->external + "'";
+      return Refusal{loaded->path, std::move(name), who + " " + problem};
+    };
     const sdk::PluginInfo& info = loaded->info;
     if (info.name.empty()) {
       report.refused.push_back(
@@ -217,7 +251,6 @@ class Loader {
     report.loaded.push_back(std::move(loaded));
   }
 
- private:
   const LoaderOptions& options_;
 };
 
@@ -229,12 +262,21 @@ LoadReport load_plugins(const LoaderOptions& options) {
   for (const auto& dir : options.dirs) {
     for (const auto& file : plugin_files(dir, report.refused)) {
       try {
-        loader.load_file(file, report);
+        if (file.extension() == ".so") loader.load_file(file, report);
+        else loader.load_external({file.string()}, file, report);
       } catch (const std::exception& e) {
         // Boost.DLL or the allocator failed in a way the checks above do not foresee.
         report.refused.push_back(refuse(file, "", std::string("could not be loaded: ") + e.what() +
                                                       "; remove it from the plugin directory"));
       }
+    }
+  }
+  for (const auto& argv : options.external) {
+    const fs::path program = argv.empty() ? fs::path() : fs::path(argv.front());
+    try {
+      loader.load_external(argv, program, report);
+    } catch (const std::exception& e) {
+      report.refused.push_back(refuse(program, "", std::string("(external) could not be started: ") + e.what()));
     }
   }
   return report;

@@ -34,6 +34,8 @@ LoadReport load_configured_plugins(const Config& config, const std::vector<std::
   for (const auto& d : extra_dirs) lo.dirs.push_back(d);
   for (const auto& d : config.plugin_dirs) lo.dirs.push_back(d);
   lo.config = config.plugin_config;
+  lo.external = config.external_plugins;
+  lo.external_cwd = config.repo;
   return load_plugins(lo);
 }
 

@@ -53,6 +53,7 @@ void register_plugins(CLI::App& app, Shared& shared) {
                        {"subscriptions", subs(p->info)},
                        {"description", p->info.description},
                        {"path", p->path.string()},
+                       {"external", p->external},
                        {"loaded", true}});
       for (const auto& r : report.refused)
         arr.push_back({{"name", r.name}, {"path", r.path.string()}, {"loaded", false}, {"refused", r.reason}});
@@ -63,7 +64,7 @@ void register_plugins(CLI::App& app, Shared& shared) {
         std::string s;
         for (const auto& x : subs(p->info)) s += (s.empty() ? "" : ",") + x;
         rows.push_back({p->info.name, p->info.version, p->api.to_string(), p->pure() ? "pure" : "effectful", s,
-                        p->path.string()});
+                        p->external.empty() ? p->path.string() : "external: " + p->external});
       }
       std::cout << render_table({"NAME", "VERSION", "API", "KIND", "SUBSCRIBES", "PATH"}, rows, 80);
       for (const auto& r : report.refused) std::cout << "refused " << r.path.string() << ": " << r.reason << "\n";

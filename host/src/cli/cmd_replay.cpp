@@ -222,6 +222,8 @@ void register_replay(CLI::App& app, Shared& shared) {
     for (const auto& p : config->plugin_dirs) lo.dirs.push_back(p);
     lo.dirs.push_back(builtin_plugin_dir());
     lo.config = config->plugin_config;
+    lo.external = config->external_plugins;  // [[plugins.external]]; the pure ones are re-run
+    lo.external_cwd = config->repo;
     const std::size_t named_dirs = o->plugins.size() + shared.global.plugins.size();
     for (std::size_t i = 0; i < named_dirs; ++i)
       if (const auto& d = lo.dirs[i]; !fs::is_directory(d)) {

@@ -273,7 +273,7 @@ Status link_node_modules(Session& s) {
   const auto& repo = s.ws.repo();
   const auto& wt = s.ws.path();
   for (const auto& suite : s.cfg.suites) {
-    if (suite.runner != "jest" || !suite.link_node_modules || !suite.setup.empty()) continue;
+    if (suite.runner == "pytest" || !suite.link_node_modules || !suite.setup.empty()) continue;  // jest, junit (vitest, mocha)
     const fs::path rel = fs::path(suite.cwd) / "node_modules";
     const fs::path src = repo / rel, dst = wt / rel;
     std::error_code ec;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixhost/host/world/junit_rerun.hpp"
 #include "fixhost/host/world/process.hpp"
 #include "fixhost/store/capture.hpp"
 
@@ -39,7 +40,9 @@ std::string regex_escape(std::string_view s) {
   return out;
 }
 
-bool is_runner_word(const std::string& runner, std::string_view a) {
+bool is_runner_word(const SuiteConfig& suite, std::string_view a) {
+  const std::string& runner = suite.runner;
+  if (runner == "junit") return !suite.family.empty() && junit::guess_family({std::string(a)}) == suite.family;
   if (runner == "pytest") return a == "pytest" || a.ends_with("/pytest") || a == "py.test";
   return a == "jest" || a.ends_with("/jest") || a.ends_with("jest.js");
 }
@@ -48,7 +51,7 @@ bool is_runner_word(const std::string& runner, std::string_view a) {
 // command does not name it (a script, `npm test`).
 std::size_t runner_end(const SuiteConfig& suite) {
   for (std::size_t i = 0; i < suite.command.size(); ++i)
-    if (is_runner_word(suite.runner, suite.command[i])) return i + 1;
+    if (is_runner_word(suite, suite.command[i])) return i + 1;
   return std::string::npos;
 }
 
@@ -106,6 +109,11 @@ namespace {
 
 std::vector<std::string> selection_args(const SuiteConfig& suite, const std::vector<std::string>& ids) {
   std::vector<std::string> out;
+  if (suite.runner == "junit") {
+    bool dashdash = false;
+    if (!junit::selection(suite.family, suite.junit_families, ids, out, dashdash).is_ok()) out.clear();
+    return out;
+  }
   if (suite.runner == "pytest") {
     for (const auto& id : ids) {
       std::string one(without_duplicate_suffix(id));
@@ -141,6 +149,7 @@ std::vector<std::string> selection_args(const SuiteConfig& suite, const std::vec
 }  // namespace
 
 std::vector<std::string> collect_argv(const SuiteConfig& suite) {
+  if (suite.runner == "junit") return {};  // JUnit XML runners share no way to list tests
   const bool via_package = !suite.command.empty() && is_package_runner(suite.command[0]);
   if (runner_end(suite) == std::string::npos && !via_package) return {};
   std::vector<std::string> argv = suite.command;
@@ -154,6 +163,10 @@ std::vector<std::string> collect_argv(const SuiteConfig& suite) {
 }
 
 std::string narrowing_note(const SuiteConfig& suite) {
+  if (suite.runner == "junit" && suite.rerun.empty() && suite.family.empty())
+    return "suite '" + suite.name + "': fixhost cannot tell which runner its command runs, so re-runs of single tests "
+           "run the whole suite; set family = \"vitest\" (or mocha, gotestsum, nextest, surefire, phpunit) or "
+           "rerun = [..., \"{tests}\"] in its [[suites]] (docs/RUNNERS.md)";
   if (!suite.rerun.empty() || runner_end(suite) != std::string::npos) return "";
   if (!suite.command.empty() && is_package_runner(suite.command[0])) return "";
   std::string cmd;
@@ -188,11 +201,22 @@ std::vector<std::string> suite_argv(const SuiteConfig& suite, const SuiteRequest
       if (keep != std::string::npos && i >= keep && !a.empty() && a[0] != '-' && fs::exists(cwd / a, ec)) continue;
       argv.push_back(a);
     }
-    if (via_package && std::find(argv.begin(), argv.end(), "--") == argv.end()) argv.push_back("--");
+    bool dashdash = via_package;
+    if (suite.runner == "junit") {
+      std::vector<std::string> unused;
+      if (!junit::selection(suite.family, suite.junit_families, req.test_ids, unused, dashdash).is_ok()) dashdash = false;
+      dashdash = dashdash || via_package;
+    }
+    if (dashdash && std::find(argv.begin(), argv.end(), "--") == argv.end()) argv.push_back("--");
     auto sel = selection_args(suite, req.test_ids);
     argv.insert(argv.end(), sel.begin(), sel.end());
   }
-  if (suite.runner == "pytest") {
+  if (suite.runner == "junit") {
+    // The command writes its own report: "{report}" becomes the host's private path.
+    for (auto& a : argv)
+      for (auto p = a.find("{report}"); p != std::string::npos; p = a.find("{report}", p + report_path.size()))
+        a.replace(p, 8, report_path);
+  } else if (suite.runner == "pytest") {
     argv.push_back("--junitxml=" + report_path);
     argv.push_back("-rfE");
     argv.push_back("--color=no");
@@ -245,6 +269,59 @@ std::string read_report_file(const fs::path& path, std::size_t cap, std::uint64_
   return std::move(blob.data);
 }
 
+namespace {
+
+// Removes a report a junit suite left before (a file, or the *.xml files of a report directory).
+void clear_old_report(const fs::path& p) {
+  std::error_code ec;
+  auto st = fs::symlink_status(p, ec);
+  if (st.type() == fs::file_type::directory) {
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".xml") fs::remove(it->path(), ec);
+  } else if (st.type() != fs::file_type::not_found) {
+    fs::remove(p, ec);
+  }
+}
+
+// A junit suite's report: the file, or every *.xml of a directory (Surefire writes one per
+// class) inside one <testsuites>, read like any report (no symlinks, capped).
+std::string read_junit_reports(const fs::path& p, std::size_t cap, std::uint64_t& total, std::uint64_t& cut,
+                               std::string& why) {
+  std::error_code ec;
+  auto st = fs::symlink_status(p, ec);
+  if (st.type() == fs::file_type::not_found) {
+    why = "the suite wrote no JUnit XML at '" + p.string() + "'; check `report` in its [[suites]] (docs/RUNNERS.md)";
+    return {};
+  }
+  if (st.type() != fs::file_type::directory) return read_report_file(p, cap, total, cut, why);
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".xml") files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    why = "the report directory '" + p.string() + "' holds no *.xml file after the run";
+    return {};
+  }
+  std::string out = "<testsuites>\n";
+  total = cut = 0;
+  for (const auto& f : files) {
+    std::uint64_t t = 0, c = 0;
+    std::string one = read_report_file(f, cap, t, c, why);
+    if (!why.empty()) return {};
+    total += t;
+    cut += c;
+    if (one.starts_with("<?xml")) {
+      auto end = one.find("?>");
+      one.erase(0, end == std::string::npos ? 0 : end + 2);
+    }
+    out += one;
+    out += "\n";
+  }
+  return out + "</testsuites>\n";
+}
+
+}  // namespace
+
 events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& req,
                                 const std::function<void(const events::SuiteStarted&)>& started,
                                 const std::function<void(std::string_view)>& on_output) {
@@ -253,7 +330,13 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
   std::string tmpl = (fs::temp_directory_path() / "fixhost-report-XXXXXX").string();
   const bool have_dir = ::mkdtemp(tmpl.data()) != nullptr;
   const fs::path report_dir = have_dir ? fs::path(tmpl) : fs::temp_directory_path();
-  std::string report_path = (report_dir / (suite.runner == "pytest" ? "report.xml" : "report.json")).string();
+  std::string report_path = (report_dir / (suite.runner == "jest" ? "report.json" : "report.xml")).string();
+  // A junit suite's `report` is where its command writes: cleared first, so an old one is never read.
+  fs::path user_report;
+  if (suite.runner == "junit" && !suite.report.empty()) {
+    user_report = req.root / suite.cwd / suite.report;
+    clear_old_report(user_report);
+  }
 
   events::SuiteStarted s;
   s.suite = suite.name;
@@ -295,12 +378,19 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
       f.error = "suite '" + suite.name + "' ran out of its " + std::to_string(suite.timeout.count()) +
                 " s timeout and its process group was killed; raise timeout in [[suites]] of fixhost.toml";
   }
+  f.family = suite.family;
+  f.cwd = s.cwd;
   std::error_code ec;
   f.report_format = "none";
-  if (fs::symlink_status(report_path, ec).type() != fs::file_type::not_found) {
+  if (!user_report.empty()) {
+    std::string why;
+    f.report.data = read_junit_reports(user_report, 32u << 20, f.report.total_bytes, f.report.cut_bytes, why);
+    if (!f.report.data.empty()) f.report_format = "junit_xml";
+    else if (!why.empty()) f.error = f.error.empty() ? why : f.error + "; " + why;
+  } else if (fs::symlink_status(report_path, ec).type() != fs::file_type::not_found) {
     std::string why;
     f.report.data = read_report_file(report_path, 32u << 20, f.report.total_bytes, f.report.cut_bytes, why);
-    if (why.empty()) f.report_format = suite.runner == "pytest" ? "junit_xml" : "jest_json";
+    if (why.empty()) f.report_format = suite.runner == "jest" ? "jest_json" : "junit_xml";
     else f.error = f.error.empty() ? why : f.error + "; " + why;
   }
   if (have_dir) fs::remove_all(report_dir, ec);

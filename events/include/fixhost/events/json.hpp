@@ -3,6 +3,7 @@
 // field names (strings that are not valid UTF-8 have bad bytes replaced by U+FFFD).
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 
 #include "fixhost/events/event.hpp"
 #include "fixhost/result.hpp"
@@ -17,6 +18,14 @@ Result<nlohmann::json> payload_to_json(const Event& e);
 nlohmann::json to_json(const Event& e);
 // One line of JSON Lines (no trailing newline).
 std::string to_json_line(const Event& e);
+// The reverse of payload_to_json for a payload of `type` at its current schema: fields by name,
+// a missing field keeps its default, an unknown field or a wrong JSON type is an InvalidArgument
+// naming the field (external plugins emit events this way, docs/PLUGINS.md).
+Result<std::string> payload_from_json(EventType type, const nlohmann::json& payload);
+// The schema version this fixhost writes `type` with (its payload's k_schema); 0 for none.
+std::uint16_t current_schema(EventType type);
+// The type whose name (event_type_name) is `name`; Reserved when none is.
+EventType event_type_from_name(std::string_view name);
 // Dumps any json with invalid UTF-8 replaced rather than throwing.
 std::string dump_json(const nlohmann::json& j, int indent = -1);
 std::string format_time_utc(std::int64_t ts_us);

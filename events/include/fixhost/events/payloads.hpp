@@ -88,7 +88,7 @@ struct SuiteStarted {
 };
 
 struct SuiteFinished {
-  FIXHOST_PAYLOAD(SuiteFinished, 2);
+  FIXHOST_PAYLOAD(SuiteFinished, 3);
   std::string suite;
   std::string runner;
   std::string purpose;
@@ -102,11 +102,16 @@ struct SuiteFinished {
   std::string report_format;  // junit_xml | jest_json | none
   std::string error;          // why it could not run at all ("" when it ran)
   std::vector<std::string> test_ids;  // schema 2: the tests a batched re-run selected
+  // schema 3: the runner family of a junit suite (vitest, mocha, gotestsum, nextest, surefire,
+  // phpunit; "" for pytest/jest), and the directory the suite ran in (report paths are relative to it).
+  std::string family;
+  std::string cwd;
   template <class F> void fields(F&& f, std::uint16_t v) {
     f("suite", suite); f("runner", runner); f("purpose", purpose); f("test_id", test_id);
     f("exit_code", exit_code); f("signal", signal); f("timed_out", timed_out); f("duration_ms", duration_ms);
     f("output", output); f("report", report); f("report_format", report_format); f("error", error);
     if (v >= 2) f("test_ids", test_ids);
+    if (v >= 3) { f("family", family); f("cwd", cwd); }
   }
 };
 
@@ -142,9 +147,11 @@ struct SuiteParsed {
 // ---- failures -----------------------------------------------------------------------------
 struct FailureDetected {
   FIXHOST_PAYLOAD(FailureDetected, 2);
-  std::string runner;   // pytest | jest
+  std::string runner;   // pytest | jest | junit
   std::string suite;
-  std::string test_id;  // pytest node id, or "<file>::<ancestors › title>" for jest
+  // pytest node id, "<file>::<ancestors › title>" for jest, "<group>::<name>" for junit
+  // (docs/RUNNERS.md: group is the file or the class, per runner family)
+  std::string test_id;
   std::string file;
   std::int64_t line = 0;
   std::string test_name;

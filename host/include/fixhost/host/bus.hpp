@@ -73,6 +73,8 @@ class Bus {
   struct State;
   Status deliver(const events::Event& trigger, int depth, EventSink& sink, DispatchStats& stats);
   Status drain(EventSink& sink, DispatchStats& stats);
+  template <class It, class Get>
+  void prefetch(It first, It last, Get get);
 
   BusOptions options_;
   std::unique_ptr<State> state_;  // subscribers indexed by type id, observers, reused buffers

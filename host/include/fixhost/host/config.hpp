@@ -15,8 +15,19 @@ namespace fixhost::host {
 
 struct SuiteConfig {
   std::string name;
-  // pytest | jest
+  // pytest | jest | junit (any runner that writes JUnit XML, docs/RUNNERS.md)
   std::string runner;
+  // junit: the runner family whose single-test re-run the host uses (vitest, mocha, gotestsum,
+  // nextest, surefire, phpunit). Default: guessed from the command's words, else "" (no re-run
+  // of single tests unless `rerun` is set)
+  std::string family;
+  // junit: where the command writes its JUnit XML, relative to `cwd` (a file, or a directory
+  // whose *.xml files are read, for Surefire). Default: none; the command must then hold the
+  // placeholder "{report}", which becomes a private path of the host's
+  std::string report;
+  // junit: the fixhost.toml [junit_families] overrides (TOML text), copied from Config so a
+  // suite alone knows its family's re-run. Default: none
+  std::string junit_families;
   // argv of the suite, without the report flags the host adds.
   std::vector<std::string> command;
   // Relative to the repository root. Default: "."
@@ -97,6 +108,12 @@ struct Config {
   std::vector<std::filesystem::path> plugin_dirs;
   // `[plugins.<name>]` tables, re-serialised as TOML text, handed to Plugin::configure.
   std::map<std::string, std::string> plugin_config;
+  // `[[plugins.external]] command = [...]`: out-of-process plugins (docs/PLUGINS.md), argv each,
+  // run in the repository root. Default: none
+  std::vector<std::vector<std::string>> external_plugins;
+  // `[junit_families.<name>]` tables, re-serialised as TOML text: overrides of (or additions to)
+  // the junit families of plugins/junit_parser/families.toml. Default: none
+  std::string junit_families;
 
   // Autofix. The agent command, run as /bin/sh -c CMD in the worktree. Default: none
   std::string agent;

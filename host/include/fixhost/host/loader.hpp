@@ -2,6 +2,7 @@
 // Finds and loads plugins (shared libraries exporting the FIXHOST_PLUGIN entry points) from
 // plugin directories with Boost.DLL. A plugin that does not fit is refused with a reason; it
 // never stops the host. Not thread-safe: load once at start-up.
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,8 +27,10 @@ inline constexpr ApiVersion k_host_api{FIXHOST_API_MAJOR, FIXHOST_API_MINOR};
 struct LoadedPlugin {
   sdk::PluginInfo info;
   ApiVersion api;
-  std::filesystem::path path;
+  std::filesystem::path path;  // the library, or an external plugin's program
   std::shared_ptr<sdk::Plugin> instance;
+  // "" for a native plugin; the argv of an external one, joined by spaces (docs/PLUGINS.md).
+  std::string external;
   std::string id() const { return info.name + "@" + info.version; }
   bool pure() const { return info.kind == sdk::PluginKind::pure; }
 };
@@ -51,6 +54,14 @@ struct LoaderOptions {
   std::map<std::string, std::string> config;
   // Host API version to check against (tests override it). Default: k_host_api
   ApiVersion host_api = k_host_api;
+  // Out-of-process plugins: argv each, started in `external_cwd` after the directories' plugins
+  // (an executable file in a plugin directory is one too). Default: none
+  std::vector<std::vector<std::string>> external;
+  std::filesystem::path external_cwd;
+  // How long an external plugin may take to answer its handshake, and then each event.
+  // Default: 10 s, 5 s
+  std::chrono::milliseconds handshake_deadline{10000};
+  std::chrono::milliseconds event_deadline{5000};
 };
 
 // Loads every `*.so` in the directories. Refusals: not a shared library, missing entry
