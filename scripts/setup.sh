@@ -12,6 +12,7 @@ pkgs=(cmake ninja-build g++ git pkg-config
       libpugixml-dev libsimdjson-dev libgit2-dev
       python3-pytest python3-junitparser python3-flake8 python3-mypy
       bubblewrap
+      libnats-dev nats-server  # the cluster (docs/CLUSTER.md); its tests start their own servers
       clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it
 missing=()
 for p in "${pkgs[@]}"; do

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   cli::register_plugins(app, shared);
   cli::register_log_commands(app, shared);
   cli::register_replay(app, shared);
+  cli::register_cluster(app, shared);
 
   auto logger = spdlog::stderr_color_mt("hostctl");
   logger->set_pattern("%^%l%$: %v");
