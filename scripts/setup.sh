@@ -14,6 +14,7 @@ pkgs=(cmake ninja-build g++ git pkg-config
       python3-pytest python3-junitparser python3-flake8 python3-mypy
       bubblewrap
       node-typescript  # tsc for hostctl build's tests and demo (integration type check)
+      libnats-dev nats-server  # the cluster (docs/CLUSTER.md); its tests start their own servers
       clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it
 missing=()
 for p in "${pkgs[@]}"; do

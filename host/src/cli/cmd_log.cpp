@@ -24,8 +24,9 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-Result<std::unique_ptr<store::EventLog>> open_read(const Shared& shared, const std::string& repo = ".") {
-  fs::path dir = resolve_store(shared.global, repo_root(repo));
+Result<std::unique_ptr<store::EventLog>> open_read(const Shared& shared, const std::string& repo = ".",
+                                                   const fs::path& cluster_view = {}) {
+  fs::path dir = cluster_view.empty() ? resolve_store(shared.global, repo_root(repo)) : cluster_view;
   store::StoreOptions so;
   so.writable = false;
   so.create_if_missing = false;
@@ -46,7 +47,7 @@ void register_events(CLI::App& app, Shared& shared) {
   struct Opts {
     std::string run, type, repo = ".";
     std::uint64_t since = 0;
-    bool follow = false, json = false;
+    bool follow = false, json = false, cluster = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("events", "Print events from the log, oldest first (JSON Lines with --json)");
@@ -56,6 +57,9 @@ void register_events(CLI::App& app, Shared& shared) {
   cmd->add_flag("--follow,-f", o->follow, "Keep printing new events as they are appended (Ctrl-C to stop)");
   cmd->add_flag("--json", o->json, "One JSON object per line, with the decoded payload");
   cmd->add_option("--repo", o->repo, "Repository whose store to read (default: the current directory)");
+  cmd->add_flag("--cluster", o->cluster,
+                "Every runner's events through the local cache of FIXHOST_EVENTS (seqs are the cache's; by host: "
+                "hostctl cluster events --host H)");
   cmd->callback([o, &shared] {
     std::optional<events::EventType> type;
     if (!o->type.empty()) {
@@ -67,7 +71,9 @@ void register_events(CLI::App& app, Shared& shared) {
         return;
       }
     }
-    auto log = open_read(shared, o->repo);
+    fs::path view;
+    if (o->cluster && (view = cluster_view_store(shared, o->repo)).empty()) return;
+    auto log = open_read(shared, o->repo, view);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());
       return;
@@ -116,15 +122,18 @@ void register_events(CLI::App& app, Shared& shared) {
 
 void register_runs(CLI::App& app, Shared& shared) {
   struct Opts {
-    bool json = false;
+    bool json = false, cluster = false;
     std::string repo = ".";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("runs", "List recorded runs: id, mode, start, end, outcome");
   cmd->add_flag("--json", o->json, "A JSON array instead of the table");
   cmd->add_option("--repo", o->repo, "Repository whose store to read (default: the current directory)");
+  cmd->add_flag("--cluster", o->cluster, "Every runner's runs: the stream FIXHOST_EVENTS through a local cache (docs/CLUSTER.md)");
   cmd->callback([o, &shared] {
-    auto log = open_read(shared, o->repo);
+    fs::path view;
+    if (o->cluster && (view = cluster_view_store(shared, o->repo)).empty()) return;
+    auto log = open_read(shared, o->repo, view);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());
       return;

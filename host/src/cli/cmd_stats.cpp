@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 void register_stats(CLI::App& app, Shared& shared) {
   struct Opts {
-    bool json = false, rebuild = false;
+    bool json = false, rebuild = false, cluster = false;
     std::string run, since, mode, repo = ".";
     double minutes = -1;
   };
@@ -31,6 +31,7 @@ void register_stats(CLI::App& app, Shared& shared) {
   cmd->add_option("--minutes-per-manual-fix", o->minutes,
                   "Minutes one manual fix takes, for the time-saved estimate (default: fixhost.toml's, else 30)");
   cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to read (default: the current directory)");
+  cmd->add_flag("--cluster", o->cluster, "Every runner's events: the stream FIXHOST_EVENTS through a local cache (docs/CLUSTER.md)");
   cmd->callback([o, &shared, cmd] {
     StatsQuery q;
     q.run = o->run;
@@ -67,7 +68,12 @@ void register_stats(CLI::App& app, Shared& shared) {
     so.writable = false;
     so.create_if_missing = false;
     so.projections.push_back(stats_projection());
-    auto log = store::EventLog::open(resolve_store(shared.global, repo), so);
+    fs::path dir = resolve_store(shared.global, repo);
+    if (o->cluster) {
+      dir = cluster_view_store(shared, o->repo);
+      if (dir.empty()) return;
+    }
+    auto log = store::EventLog::open(dir, so);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());
       return;

@@ -1,5 +1,6 @@
 #pragma once
 // Each hostctl command registers itself on the CLI11 app; its callback sets the exit code.
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -25,6 +26,10 @@ void register_serve(CLI::App& app, Shared& shared);   // docs/HEAL.md
 void register_triage(CLI::App& app, Shared& shared);  // docs/HEAL.md
 void register_heal(CLI::App& app, Shared& shared);    // docs/HEAL.md
 void register_build(CLI::App& app, Shared& shared);
+void register_cluster(CLI::App& app, Shared& shared);           // cluster status|forward|sync|events
+// --cluster views: syncs the view cache of the repository's store and returns its directory
+// (empty, with shared.exit_code set, on error).
+std::filesystem::path cluster_view_store(Shared& shared, const std::string& repo_dir);
 
 // Progress lines for commands that take a while: on stderr, silenced by --quiet.
 std::function<void(const std::string&)> progress_printer(const Shared& shared);

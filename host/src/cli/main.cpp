@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   cli::register_serve(app, shared);
   cli::register_triage(app, shared);
   cli::register_heal(app, shared);
+  cli::register_cluster(app, shared);
 
   auto logger = spdlog::stderr_color_mt("hostctl");
   logger->set_pattern("%^%l%$: %v");

@@ -1,0 +1,199 @@
+// hostctl cluster status | forward | sync | events: this runner's link to the team's NATS
+// JetStream (docs/CLUSTER.md).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "commands.hpp"
+#include "fixhost/events/codec.hpp"
+#include "fixhost/events/json.hpp"
+#include "fixhost/host/cluster.hpp"
+#include "fixhost/host/world/jetstream.hpp"
+#include "fixhost/store/event_log.hpp"
+
+namespace fixhost::host::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop(int) { g_stop = true; }
+
+struct Target {
+  ClusterConfig config;
+  fs::path store;
+};
+
+Result<Target> target(const Shared& shared, const std::string& repo_dir) {
+  fs::path repo = repo_root(repo_dir);
+  auto c = load_cluster_config(repo);
+  if (!c) return c.status();
+  if (!c->enabled())
+    return make_error(Errc::invalid_argument, "the cluster is off for '" + repo.string() +
+                                                  "': set [cluster] url = \"nats://host:4222\" in fixhost.toml or $FIXHOST_CLUSTER_URL");
+  return Target{*c, resolve_store(shared.global, repo)};
+}
+
+void register_status(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("status", "Host id, stream, forwarder lag (events and seconds) and the last error");
+  cmd->add_flag("--json", o->json, "One JSON object");
+  cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to read (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    auto id = cluster_host_id(t->config, t->store);
+    if (!id) return void(shared.exit_code = fail(id.status().to_string()));
+    auto st = read_forwarder_state(t->store);
+    if (!st) return void(shared.exit_code = fail(st.status().to_string()));
+    store::StoreOptions so;
+    so.writable = false;
+    so.create_if_missing = false;
+    std::uint64_t last = 0;
+    double lag_s = 0;
+    if (auto log = store::EventLog::open(t->store, so)) {
+      last = (*log)->last_seq();
+      if (last > st->acked_seq)
+        if (auto e = (*log)->get(st->acked_seq + 1)) lag_s = std::max(0.0, (events::now_us() - e->ts_us) / 1e6);
+    }
+    nlohmann::ordered_json j;
+    j["host_id"] = *id;
+    j["url"] = t->config.url;
+    j["stream"] = t->config.stream;
+    j["replicas"] = t->config.replicas;
+    j["local_last_seq"] = last;
+    j["acked_seq"] = st->acked_seq;
+    j["lag_events"] = last > st->acked_seq ? last - st->acked_seq : 0;
+    j["lag_seconds"] = lag_s;
+    j["last_error"] = st->last_error;
+    j["last_error_us"] = st->last_error_us;
+    if (o->json) {
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (auto& [k, v] : j.items()) rows.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
+    std::cout << render_table({"field", "value"}, rows, 200);
+  });
+}
+
+void register_forward(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool follow = false;
+    std::string repo = ".";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("forward",
+                                    "Publish this store's events to the stream from the checkpoint; --follow keeps at it "
+                                    "(retrying through outages) until SIGINT/SIGTERM. Exit 0 caught up, 2 could not publish");
+  cmd->add_flag("--follow,-f", o->follow, "Keep forwarding new events");
+  cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to use (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    std::signal(SIGINT, on_stop);
+    std::signal(SIGTERM, on_stop);
+    ForwardOptions fo;
+    fo.follow = o->follow;
+    fo.keep_going = [] { return !g_stop.load(); };
+    fo.progress = progress_printer(shared);
+    auto r = forward_events(t->config, t->store, fo);
+    if (!r) return void(shared.exit_code = fail(r.status().to_string()));
+    if (!shared.global.quiet)
+      std::cerr << "cluster: " << r->published << " events published, acknowledged up to seq " << r->acked_seq << "\n";
+  });
+}
+
+void register_sync(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("sync", "Bring the --cluster view cache up to date with the stream");
+  cmd->add_flag("--json", o->json, "One JSON object");
+  cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to use (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    auto r = sync_cluster_cache(t->config, t->store);
+    if (!r) return void(shared.exit_code = fail(r.status().to_string()));
+    nlohmann::ordered_json j{{"cache", r->dir.string()}, {"read", r->read}, {"added", r->added}, {"stream_seq", r->stream_seq}};
+    std::cout << (o->json ? j.dump(2) : j.dump()) << "\n";
+  });
+}
+
+void register_cluster_events(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".", host;
+    std::uint64_t since = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("events", "Print the stream's events, oldest first (all hosts, or --host H)");
+  cmd->add_option("--host", o->host, "Only this host id's events");
+  cmd->add_option("--since", o->since, "From this stream seq");
+  cmd->add_flag("--json", o->json, "One JSON object per line, with host, host seq and stream seq");
+  cmd->add_option("--repo", o->repo, "Repository whose fixhost.toml to use (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    world::NatsOptions no;
+    no.url = t->config.url;
+    no.token = t->config.token;
+    no.creds = t->config.creds;
+    auto js = world::JetStream::connect(no);
+    if (!js) return void(shared.exit_code = fail(js.status().to_string()));
+    const std::string filter = o->host.empty() ? "fixhost.events.>" : "fixhost.events." + o->host + ".>";
+    auto s = (*js)->read(t->config.stream, filter, o->since, [&](const world::NatsInMsg& m) {
+      auto e = events::decode_envelope(m.data);
+      if (!e) return true;
+      auto host = m.headers.count("Fixhost-Host") ? m.headers.at("Fixhost-Host") : "";
+      if (o->json) {
+        auto j = events::to_json(*e);
+        j["host"] = host;
+        j["stream_seq"] = m.stream_seq;
+        std::cout << events::dump_json(j) << "\n";
+      } else {
+        std::cout << m.stream_seq << "  " << host << ":" << e->seq << "  " << e->run_id << "  "
+                  << events::event_type_name(e->type) << "\n";
+      }
+      return true;
+    });
+    if (!s) shared.exit_code = fail(s.to_string());
+  });
+}
+
+}  // namespace
+
+fs::path cluster_view_store(Shared& shared, const std::string& repo_dir) {
+  auto t = target(shared, repo_dir);
+  if (!t) {
+    shared.exit_code = fail(t.status().to_string());
+    return {};
+  }
+  auto r = sync_cluster_cache(t->config, t->store);
+  if (!r) {
+    shared.exit_code = fail(r.status().to_string());
+    return {};
+  }
+  return r->dir;
+}
+
+void register_cluster(CLI::App& app, Shared& shared) {
+  auto* cmd = app.add_subcommand("cluster", "This runner and the team's NATS JetStream ([cluster], docs/CLUSTER.md)");
+  cmd->require_subcommand(1);
+  register_status(*cmd, shared);
+  register_forward(*cmd, shared);
+  register_sync(*cmd, shared);
+  register_cluster_events(*cmd, shared);
+}
+
+}  // namespace fixhost::host::cli
