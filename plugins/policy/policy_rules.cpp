@@ -233,10 +233,13 @@ std::vector<Violation> Policy::judge(const events::AttemptFinished& a) const {
   for (const auto& f : diff)
     if (f.status != 'D' && !f.binary && is_test_file(f.path())) check_assertions(f, out);
 
-  // test_edited
+  // test_edited. A heal reproduce attempt (category "reproduce", docs/HEAL.md) exists to add a
+  // test: a new test file is what it must write; changing an existing one is still refused.
   if (!may_edit_tests(a.category)) {
     const std::string allowed = settings_.test_edit_categories.empty() ? std::string("none") : join(settings_.test_edit_categories);
+    const bool reproduce = a.category == "reproduce";
     for (const auto& t : touched) {
+      if (reproduce && t.status == 'A') continue;
       std::string test_path;
       for (const auto& p : t.paths())
         if (is_test_file(p)) test_path = p;

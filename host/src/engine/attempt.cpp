@@ -153,6 +153,10 @@ Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call) {
             return st;
           break;
         }
+      if (call.tests_only && !sdk::is_test_file(p))
+        if (auto st = host_rule("tests_only", p, "'" + p + "' is not a test file: this attempt may only add or change tests");
+            !st)
+          return st;
       if (!call.allowed.empty() &&
           std::none_of(call.allowed.begin(), call.allowed.end(), [&](const std::string& g) { return path_matches(g, p); })) {
         std::string list;

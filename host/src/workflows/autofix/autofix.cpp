@@ -307,7 +307,14 @@ Result<AutofixResult> Autofix::run() {
   if (!sandbox) return refuse(sandbox.status().to_string());
   s_->sandbox = std::move(*sandbox);
   if (!s_->sandbox.warning.empty()) say(s_->sandbox.warning);
-  if (auto st = engine::prepare_suites(*s_); !st) return refuse(st.to_string());
+  if (auto st = engine::prepare_suites(*s_); !st) {
+    // A setup or collect command cut short by the run's budget is the budget, not a bad suite.
+    if (!s_->over_budget()) return refuse(st.to_string());
+    const auto total = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.run_budget).count();
+    if (auto e = s_->exceed("run_time", total, total, "", 0); !e) return e;
+    s_->commit_note = "the time budget ran out while the worktree was prepared";
+    return finish();
+  }
 
   // DETECT and DIAGNOSE (the parsers, the classifier and the orderer are plugins).
   DetectOptions dopts;

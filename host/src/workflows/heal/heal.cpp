@@ -9,6 +9,7 @@
 
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/cli_util.hpp"
+#include "fixhost/host/heal/fix.hpp"
 #include "fixhost/host/heal/ingest.hpp"
 #include "fixhost/host/run_context.hpp"
 #include "fixhost/host/world/http/client.hpp"
@@ -18,8 +19,8 @@
 namespace fixhost::host::heal {
 namespace {
 
-constexpr const char* k_fix_phase_pending =
-    "the fix phase (reproduce, then the shared attempt engine) is not in this build yet; the group is reported, not fixed";
+constexpr const char* k_no_agent =
+    "no agent: set `agent = \"...\"` in fixhost.toml or pass --agent 'CMD' (docs/HEAL.md, the agent's two phases)";
 
 std::string fmt_priority(double p) {
   char buf[32];
@@ -52,6 +53,9 @@ std::string report_markdown(const HealResult& r, const Config& config) {
     if (rows.empty()) return;
     md += "\n## " + title + "\n\n| group | title | culprit | severity | count | priority | why |\n|---|---|---|---|---|---|---|\n" + rows;
   };
+  section("Fixed: pull requests opened", {"pr_opened", "existing_pr"});
+  section("Not reproduced (no PR)", {"not_reproduced"});
+  section("Not fixed (no PR)", {"unfixable", "regression", "refused", "error"});
   section("To fix (P0/P1, in priority order)", {"not_attempted", "fix"});
   section("Alerts: a human decides", {"alert"});
   section("Open fixhost PRs", {"open_pr"});
@@ -251,14 +255,40 @@ Result<HealResult> run_heal(const Config& config, const HealOptions& o) {
     } else {
       ++selected;
       a.action = "not_attempted";
-      a.why = k_fix_phase_pending;
+      a.why = o.dry_run ? "dry run" : config.agent.empty() ? k_no_agent : "";
     }
     res.actions.push_back(std::move(a));
   }
 
+  // FIX: each selected group through the shared engine (fix.hpp), in priority order, within
+  // [heal] budget.
+  int prs = 0;
+  const auto deadline = engine::Clock::now() + config.heal.budget;
+  for (auto& a : res.actions) {
+    if (a.action != "not_attempted" || !a.why.empty() || !run) continue;
+    if (engine::Clock::now() >= deadline) {
+      a.why = "the heal run's budget ([heal] budget) ran out";
+      continue;
+    }
+    auto latest = run->log().get(a.group.latest_seq);
+    if (!latest) return latest.status();
+    auto ingested = events::decode<events::SentryIssueIngested>(*latest);
+    if (!ingested) return ingested.status();
+    FixGroupOptions fo;
+    fo.store_dir = o.store_dir;
+    fo.agent = config.agent;
+    fo.deadline = deadline;
+    fo.progress = o.progress;
+    auto fixed = fix_group(*run, config, a.group, *ingested, fo);
+    if (!fixed) return fixed.status();
+    a.action = fixed->outcome;
+    a.why = fixed->why;
+    if (fixed->outcome == "pr_opened" || fixed->outcome == "existing_pr") ++prs;
+  }
+
   // REPORT
   res.report = report_markdown(res, config);
-  res.exit_code = res.rate_guard ? 4 : selected > 0 ? 1 : 0;
+  res.exit_code = res.rate_guard ? 4 : selected > prs ? 1 : 0;
   if (!o.report_file.empty() && !o.dry_run) {
     std::ofstream out(o.report_file);
     out << res.report;
@@ -283,7 +313,7 @@ Result<HealResult> run_heal(const Config& config, const HealOptions& o) {
       else if (sent->status / 100 != 2) res.fetch.warnings.push_back("report_webhook answered HTTP " + std::to_string(sent->status));
     }
     std::string summary = std::to_string(res.triage.groups.size()) + " groups, " + std::to_string(selected) +
-                          " to fix (not attempted: fix phase pending), " + std::to_string(res.alerts.size()) + " alerts";
+                          " to fix, " + std::to_string(prs) + " PR(s) opened, " + std::to_string(res.alerts.size()) + " alerts";
     if (res.rate_guard) summary = "rate guard: " + std::to_string(res.triage.errors_last_hour) + " errors in the last hour; " + summary;
     (void)run->finish(res.exit_code == 0 ? "ok" : "unfixable", res.exit_code, summary);
   }

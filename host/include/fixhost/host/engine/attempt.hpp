@@ -31,6 +31,7 @@ struct AgentCall {
   std::vector<std::string> allowed;  // non-empty: each touched path must match one (rule `allowed_rule`)
   std::string allowed_rule = "outside_owned";
   std::vector<std::string> frozen;   // no touched path may match one (rule `frozen_path`)
+  bool tests_only = false;           // each touched path must be a test file (rule `tests_only`)
 };
 
 struct AttemptOutcome {
