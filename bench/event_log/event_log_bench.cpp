@@ -6,6 +6,7 @@
 //   (d) bus_replay    EventLog::scan of (b)'s store, every event through Bus::dispatch to a no-op plugin
 // Prints `name: value unit` lines, and last `append_ratio` (b/a) and `replay_ratio` (d/c).
 // Usage: bench_event_log [--events N] [--batch N] [--dir DIR] [--keep]
+#include <CLI/CLI.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -118,18 +119,12 @@ std::unique_ptr<store::EventLog> open_store(const fs::path& dir) {
 
 int main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--events") args.events = std::stoul(next());
-    else if (a == "--batch") args.batch = std::stoul(next());
-    else if (a == "--dir") args.dir = next();
-    else if (a == "--keep") args.keep = true;
-    else die("unknown argument '" + a + "'; usage: bench_event_log [--events N] [--batch N] [--dir DIR] [--keep]");
-  }
+  CLI::App app{"bench_event_log: append and read throughput of the event log"};
+  app.add_option("--events", args.events, "events to append")->capture_default_str();
+  app.add_option("--batch", args.batch, "events per batch")->capture_default_str();
+  app.add_option("--dir", args.dir, "where the store goes (default: a temporary directory)");
+  app.add_flag("--keep", args.keep, "keep the store");
+  CLI11_PARSE(app, argc, argv);
   const bool own_dir = args.dir.empty();
   if (own_dir) {
     std::string tmpl = (fs::temp_directory_path() / "fixhost-bench-XXXXXX").string();

@@ -12,6 +12,7 @@
 // size over the time for the smallest (linear would be 10 for 1k -> 10k; the target is <= 12).
 // Usage: bench_many_failures [--sizes 1000,10000] [--runner fake|pytest] [--python PATH]
 //                            [--dir DIR] [--keep] [--hostctl PATH]
+#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -216,27 +217,15 @@ Figures measure(const Args& a, const fs::path& root, std::size_t n) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--sizes") {
-      a.sizes.clear();
-      std::stringstream in(next());
-      for (std::string part; std::getline(in, part, ',');) a.sizes.push_back(std::stoul(part));
-      if (a.sizes.empty()) die("--sizes needs at least one size");
-    } else if (arg == "--python") a.python = next();
-    else if (arg == "--runner") {
-      a.runner = next();
-      if (a.runner != "fake" && a.runner != "pytest") die("--runner is fake or pytest");
-    }
-    else if (arg == "--dir") a.dir = next();
-    else if (arg == "--keep") a.keep = true;
-    else if (arg == "--hostctl") a.hostctl = next();
-    else die("unknown argument " + arg + "; usage: bench_many_failures [--sizes 1000,10000] [--runner fake|pytest] [--python PATH] [--dir DIR] [--keep] [--hostctl PATH]");
-  }
+  CLI::App app{"bench_many_failures: what one failure costs as a run has more of them"};
+  app.add_option("--sizes", a.sizes, "failure counts, comma-separated")->delimiter(',')->capture_default_str();
+  app.add_option("--runner", a.runner, "fake (a stand-in writing junit) or pytest")
+      ->check(CLI::IsMember({"fake", "pytest"}))->capture_default_str();
+  app.add_option("--python", a.python, "the python with pytest")->capture_default_str();
+  app.add_option("--dir", a.dir, "where the fixtures go (default: a temporary directory)");
+  app.add_flag("--keep", a.keep, "keep them");
+  app.add_option("--hostctl", a.hostctl, "the hostctl to time")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   fs::path root = a.dir;
   if (root.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "fixhost-bench-many-XXXXXX").string();

@@ -4,6 +4,7 @@
 // Usage: bench_parse [--cases N] [--runs R] [--ours-only 1] (no baselines, for profiling). Prints MB/s and cases/s for each, then
 //   pytest_parse_ratio: X   (our cases/s over junitparser's)
 //   jest_parse_ratio: Y     (our cases/s over node's)
+#include <CLI/CLI.hpp>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -241,16 +242,11 @@ int main(int argc, char** argv) {
   std::size_t cases = 100000;
   int runs = 5;
   bool ours_only = false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--cases") cases = std::stoul(argv[i + 1]);
-    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
-    else if (a == "--ours-only") ours_only = std::string(argv[i + 1]) != "0";
-    else {
-      std::fprintf(stderr, "bench_parse: unknown option %s (use --cases N, --runs R, --ours-only 1)\n", argv[i]);
-      return 2;
-    }
-  }
+  CLI::App app{"bench_parse: the report parsers against a Python baseline"};
+  app.add_option("--cases", cases, "test cases in the generated reports")->capture_default_str();
+  app.add_option("--runs", runs, "runs of each timing (median)")->capture_default_str();
+  app.add_option("--ours-only", ours_only, "skip the Python baseline (1)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   try {
     std::string tmpl = (fs::temp_directory_path() / "fixhost-bench-parse-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed in " + fs::temp_directory_path().string());

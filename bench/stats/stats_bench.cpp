@@ -7,6 +7,7 @@
 //      the log) 3 times, median, and checks both give the same figures.
 // Prints the figures, then last `stats_ms: X` and `stats_speedup: Y` (scan over projection).
 // Usage: bench_stats [--runs N] [--events-per-run N] [--dir DIR] [--keep] [--hostctl PATH]
+#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -285,19 +286,13 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--runs") args.runs = std::stoul(next());
-    else if (a == "--events-per-run") args.events_per_run = std::stoul(next());
-    else if (a == "--dir") args.dir = next();
-    else if (a == "--keep") args.keep = true;
-    else if (a == "--hostctl") args.hostctl = next();
-    else die("unknown argument '" + a + "'; usage: bench_stats [--runs N] [--events-per-run N] [--dir DIR] [--keep] [--hostctl PATH]");
-  }
+  CLI::App app{"bench_stats: hostctl stats over a large history"};
+  app.add_option("--runs", args.runs, "runs in the history")->capture_default_str();
+  app.add_option("--events-per-run", args.events_per_run, "events per run")->capture_default_str();
+  app.add_option("--dir", args.dir, "where the store goes (default: a temporary directory)");
+  app.add_flag("--keep", args.keep, "keep the store");
+  app.add_option("--hostctl", args.hostctl, "the hostctl to time")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   if (args.events_per_run < 30) die("--events-per-run must be at least 30");
   const bool own_dir = args.dir.empty();
   if (own_dir) {

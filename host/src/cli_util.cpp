@@ -2,22 +2,29 @@
 
 #include <cstdlib>
 
-#include "fixhost/host/world/process.hpp"
+#include <git2.h>
+
 
 namespace fixhost::host {
 namespace fs = std::filesystem;
 
 fs::path repo_root(const fs::path& dir) {
-  ProcessSpec spec;
-  spec.argv = {"git", "-C", dir.string(), "rev-parse", "--show-toplevel"};
-  spec.timeout = std::chrono::seconds(10);
-  auto r = run_process(spec);
-  if (r && r->exit_code == 0) {
-    std::string out = r->output.data;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    if (!out.empty() && out.find('\n') == std::string::npos) return fs::path(out);
+  // libgit2's discovery, as `git rev-parse --show-toplevel` does it (a linked worktree's own
+  // top), without a git process on every hostctl start.
+  static const int init = git_libgit2_init();
+  (void)init;
+  git_repository* repo = nullptr;
+  fs::path top;
+  if (git_repository_open_ext(&repo, dir.string().c_str(), GIT_REPOSITORY_OPEN_FROM_ENV, nullptr) == 0) {
+    if (const char* wd = git_repository_workdir(repo)) top = fs::path(wd).lexically_normal();
+    git_repository_free(repo);
   }
   std::error_code ec;
+  if (!top.empty()) {
+    std::string s = top.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return fs::weakly_canonical(s, ec);
+  }
   return fs::weakly_canonical(fs::absolute(dir), ec);
 }
 

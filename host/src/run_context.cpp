@@ -24,7 +24,7 @@ std::string new_run_id() {
 }
 
 Status LogSink::append(std::span<events::Event> batch) {
-  auto r = log_.append_batch(batch);
+  auto r = log_.append_batch(batch, durable_);
   return r.is_ok() ? Status::ok() : r.status();
 }
 
@@ -77,8 +77,10 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
 
 Result<std::vector<events::Event>> RunContext::publish_event(events::Event e) {
   collected_.clear();
-  LogSink sink(*log_);
+  // The fact and everything the plugins derive from it are acknowledged together: one fsync.
+  LogSink sink(*log_, false);
   auto r = bus_->publish(std::span<events::Event>(&e, 1), sink);
+  if (auto st = log_->sync(); !st) return st;
   if (!r) return r.status();
   std::vector<events::Event> out;
   out.swap(collected_);

@@ -184,6 +184,7 @@ struct EventLog::Impl {
   // everyone queued behind it in one WriteBatch with one sync, then wakes them.
   struct Pending {
     std::span<events::Event> batch;
+    bool durable = true;  // fsync before answering (false: a later sync() does)
     Status status;
     std::uint64_t first_seq = 0;
     bool done = false;
@@ -373,6 +374,7 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
 
   std::uint64_t seq = first;
   Status status;
+  bool synced = false;
   try {
     wb.Clear();
     run_groups.clear();
@@ -433,7 +435,8 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
       if (!s.ok()) throw std::runtime_error("building the write batch: " + s.ToString());
     }
     rocksdb::WriteOptions wo;
-    wo.sync = options.sync;
+    wo.sync = options.sync && std::any_of(group.begin(), group.end(), [](const Pending* p) { return p->durable; });
+    synced = wo.sync || !options.sync;
     status = from_rocks(db->Write(wo, &wb), dir, "appending events " + std::to_string(first) + ".." + std::to_string(seq - 1));
   } catch (const std::exception& ex) {
     status = make_error(Errc::io_error, "store " + q(dir) + ": appending events failed: " + ex.what());
@@ -445,8 +448,9 @@ Status EventLog::Impl::write_group(std::unique_lock<std::mutex>& lk, Pending& le
     next_seq = seq;
     last_seq.store(seq - 1, std::memory_order_release);
     // After the write is durable and before anyone is told: the mark never runs ahead of the log
-    // and never lags what was acknowledged. A failure here loses only the safety net.
-    (void)write_high_water(high_water_fd, seq - 1, dir, false);
+    // and never lags what was acknowledged. A failure here loses only the safety net. A write
+    // not yet synced moves it at sync().
+    if (synced) (void)write_high_water(high_water_fd, seq - 1, dir, false);
   }
   for (Pending* p : group) {
     if (!status) {
@@ -635,7 +639,18 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 
-Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch) {
+Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch) { return append_batch(batch, true); }
+
+Status EventLog::sync() {
+  Impl& m = *impl_;
+  if (!m.options.writable) return Status::ok();
+  if (auto s = from_rocks(m.db->SyncWAL(), m.dir, "syncing the write-ahead log"); !s) return s;
+  std::lock_guard<std::mutex> lk(m.write_mu);
+  (void)write_high_water(m.high_water_fd, m.next_seq - 1, m.dir, false);
+  return Status::ok();
+}
+
+Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch, bool durable) {
   Impl& m = *impl_;
   if (!m.options.writable)
     return make_error(Errc::invalid_argument, "store " + q(m.dir) + " was opened read-only; open it writable to append");
@@ -652,6 +667,7 @@ Result<std::uint64_t> EventLog::append_batch(std::span<events::Event> batch) {
 
   Impl::Pending me;
   me.batch = batch;
+  me.durable = durable;
   std::unique_lock<std::mutex> lk(m.write_mu);
   m.queue.push_back(&me);
   while (!me.done && m.queue.front() != &me) me.cv.wait(lk);

@@ -128,6 +128,37 @@ TEST_CASE("appends get gap-free seqs from 1 that continue after reopen") {
   CHECK(all[5].source == "host");
 }
 
+TEST_CASE("appends that are not durable yet are ordered and readable, and HIGH_WATER moves only once they are synced") {
+  TempDir tmp;
+  const auto dir = tmp / "store";
+  auto high_water = [&] {
+    std::ifstream in(dir / "HIGH_WATER");
+    unsigned long long a = 0;
+    in >> a;
+    return a;
+  };
+  {
+    auto log = open_ok(dir);
+    Event first = store_test::rerun_event("r1", "durable");
+    REQUIRE(log->append(first).is_ok());
+    CHECK(high_water() == 1);
+    for (int i = 0; i < 3; ++i) {
+      std::vector<Event> batch{store_test::failure_event("r1", std::to_string(i))};
+      auto r = log->append_batch(batch, false);
+      REQUIRE(r.is_ok());
+      CHECK(*r == static_cast<std::uint64_t>(2 + i));
+    }
+    CHECK(log->last_seq() == 4);
+    CHECK(scan_all(*log).size() == 4);
+    // The mark never claims what a power loss could take: it waits for the sync.
+    CHECK(high_water() == 1);
+    REQUIRE(log->sync().is_ok());
+    CHECK(high_water() == 4);
+  }
+  auto log = open_ok(dir);
+  CHECK(log->last_seq() == 4);
+}
+
 TEST_CASE("a refused batch appends nothing and consumes no seq") {
   TempDir tmp;
   auto log = open_ok(tmp / "s");

@@ -22,11 +22,12 @@ void register_detect(CLI::App& app, Shared& shared) {
   auto* cmd = app.add_subcommand(
       "detect",
       "Run the test suites, parse every failure, classify and order them (utilities before the\n"
-      "features that import them), re-run each failure alone to catch flaky tests, and print\n"
-      "them. Exit 0: no failure; 1: failures found; 2: the suites could not be run.");
+      "features that import them), re-run the failures of each suite together (flaky_reruns times,\n"
+      "one process each; one that passes is confirmed alone) to catch flaky tests, and print them.\n"
+      "Exit 0: no failure; 1: failures found; 2: the suites could not be run.");
   cmd->add_option("--repo", o->repo, "Repository to test (default: the current directory)");
   cmd->add_flag("--json", o->json, "Print a JSON array of failures instead of the table");
-  cmd->add_flag("--no-flaky-check", o->no_flaky, "Do not re-run failures alone (flaky check)");
+  cmd->add_flag("--no-flaky-check", o->no_flaky, "Do not re-run the failures (no flaky check)");
   cmd->callback([o, &shared] {
     auto progress = progress_printer(shared);
     fs::path root = repo_root(o->repo);

@@ -1,5 +1,6 @@
 #include "fixhost/host/world/process.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <dirent.h>
@@ -281,6 +282,7 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   Clock::time_point drain_until = Clock::time_point::max();
   Clock::time_point leash_kill_at = Clock::time_point::max();
 
+  int reap_wait_us = 200;
   while (!(eof && exited)) {
     auto now = Clock::now();
     if (!exited && !term_sent && spec.interruptible && interrupt_requested()) {
@@ -320,7 +322,10 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
         }
       }
     } else if (!exited) {
-      ::usleep(wait_ms * 1000);
+      // The output is closed and the child is ending: wait for it in short, growing steps, not
+      // a fixed 50 ms (every git command and test run would pay it).
+      ::usleep(static_cast<useconds_t>(reap_wait_us));
+      reap_wait_us = std::min(reap_wait_us * 2, wait_ms * 1000);
     }
     if (!exited) {
       pid_t w = ::waitpid(pid, &status, WNOHANG);

@@ -66,13 +66,16 @@ class RunContext {
 };
 
 // An EventSink over the EventLog.
+// With durable = false its appends are not fsynced one by one; the caller syncs the log once
+// the cascade is done (RunContext::publish: one fsync per fact and all it caused).
 class LogSink : public EventSink {
  public:
-  explicit LogSink(store::EventLog& log) : log_(log) {}
+  explicit LogSink(store::EventLog& log, bool durable = true) : log_(log), durable_(durable) {}
   Status append(std::span<events::Event> batch) override;
 
  private:
   store::EventLog& log_;
+  bool durable_;
 };
 
 // Loads the plugins for a config: built-in dir, then extra dirs, then fixhost.toml's.

@@ -87,6 +87,13 @@ class EventLog {
   // event's seq in order (gap-free, the first event ever is 1). Returns the first seq assigned.
   // On error nothing is appended and no seq is consumed.
   Result<std::uint64_t> append_batch(std::span<events::Event> batch);
+  // The same, but with durable = false the write is not fsynced: it is atomic and ordered
+  // (a crash of the process loses nothing; a power loss may lose a suffix of such writes, never
+  // a middle) and durable at the next durable append or sync(). For a cascade of appends that
+  // are acknowledged together (one fsync for an event and all its derivations).
+  Result<std::uint64_t> append_batch(std::span<events::Event> batch, bool durable);
+  // Makes every append so far durable (one fsync of the write-ahead log).
+  Status sync();
   Result<std::uint64_t> append(events::Event& event);
 
   // Highest seq in the log (0 when empty). For a read-only log: as of the last refresh().
