@@ -8,7 +8,7 @@
 //      after the group commit's fsync).
 // Prints events/s, p50/p99/max answer times, the ratio to the baseline, then last
 // `ingest_events_per_s: X` (target: 2,000 events/s with p99 < 50 ms on 2 cores).
-// Usage: bench_ingest [--events N] [--connections C] [--dir DIR]
+// Usage: bench_ingest [--events N] [--connections C] [--dir DIR] (--help)
 #include <utility>  // before Asio (g++ 12 in C++20 mode)
 
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -123,13 +124,11 @@ int main(int argc, char** argv) {
   std::size_t n = 20'000;
   int connections = 16;
   fs::path dir;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--events" && i + 1 < argc) n = std::stoul(argv[++i]);
-    else if (a == "--connections" && i + 1 < argc) connections = std::stoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else die("usage: bench_ingest [--events N] [--connections C] [--dir DIR]");
-  }
+  CLI::App app{"bench_ingest: hostctl serve under load from parallel keep-alive connections"};
+  app.add_option("--events", n, "events posted")->capture_default_str();
+  app.add_option("--connections", connections, "parallel keep-alive connections")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--dir", dir, "where the repository and store go (default: a temporary directory)");
+  CLI11_PARSE(app, argc, argv);
   if (dir.empty()) dir = fs::temp_directory_path() / ("bench-ingest-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);

@@ -7,12 +7,13 @@
 //   3. `hostctl --store DIR triage --json --since all` as a child process, median of 3 wall times,
 //      checking the group count.
 // Prints the figures and events/s, then last `triage_ms: X` (target < 1000 on this machine).
-// Usage: bench_triage [--events N] [--dir DIR] [--keep]
+// Usage: bench_triage [--events N] [--dir DIR] [--keep] (--help)
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -110,13 +111,11 @@ int main(int argc, char** argv) {
   std::size_t n = 100'000;
   fs::path dir;
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--events" && i + 1 < argc) n = std::stoul(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--keep") keep = true;
-    else die("usage: bench_triage [--events N] [--dir DIR] [--keep]");
-  }
+  CLI::App app{"bench_triage: hostctl triage over recorded Sentry events"};
+  app.add_option("--events", n, "SentryIssueIngested events in the store")->capture_default_str();
+  app.add_option("--dir", dir, "where the store goes (default: a temporary directory)");
+  app.add_flag("--keep", keep, "keep the store");
+  CLI11_PARSE(app, argc, argv);
   if (dir.empty()) dir = fs::temp_directory_path() / ("bench-triage-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "repo");

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +47,9 @@ inline HttpAnswer http_request(const std::string& url, const std::string& method
   net::ip::tcp::resolver resolver(ioc);
   boost::beast::tcp_stream stream(ioc);
   stream.connect(resolver.resolve(host, port));
+  timeval tv{};
+  tv.tv_sec = 60;  // sync reads ignore expires_after: bound them with the socket's timeout
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
   req.set(bhttp::field::host, host);
   for (const auto& [k, v] : headers) req.set(k, v);
@@ -96,10 +101,7 @@ class StandIn {
   }
   ~StandIn() {
     stop_ = true;
-    try {
-      http_request(url_, "GET", "/__stop");
-    } catch (...) {
-    }
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the blocked accept()
     thread_.join();
   }
   const std::string& url() const { return url_; }
@@ -116,6 +118,9 @@ class StandIn {
       boost::beast::error_code ec;
       acceptor_.accept(sock, ec);
       if (ec || stop_) break;
+      timeval tv{};
+      tv.tv_sec = 10;  // a client that never sends does not block the stand-in forever
+      ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       boost::beast::flat_buffer buf;
       bhttp::request<bhttp::string_body> req;
       bhttp::read(sock, buf, req, ec);

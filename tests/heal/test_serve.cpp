@@ -98,6 +98,10 @@ TEST_CASE("heal serve: the real python3-sentry-sdk reports to hostctl serve, tri
 
   auto t = triage_json(repo);
   CHECK(t["events"] == 13);
+  // One thread or two: the same groups, the same figures.
+  auto one = repo.hostctl({"triage", "--json", "--since", "all", "--threads", "1"});
+  auto two = repo.hostctl({"triage", "--json", "--since", "all", "--threads", "2"});
+  CHECK(json_of(one) == json_of(two));
   const json* zero = group_titled(t, "ZeroDivisionError");
   REQUIRE(zero);
   CHECK((*zero)["count"] == 6);  // both releases in one group: only the line numbers moved

@@ -123,3 +123,33 @@ TEST_CASE("heal verify: merged, closed and open PRs; recurrence only in a releas
   CHECK(broken.code == 2);
   CHECK(json_of(broken)["prs"][3]["error"].get<std::string>().find("not logged in") != std::string::npos);
 }
+
+TEST_CASE("heal verify: [heal] resolve resolves a merged PR's Sentry issue inNextRelease") {
+  StandIn sentry([](const SeenRequest&) { return StandInAnswer{200, "{}", {}}; });
+  TempDir tools("fixhost-gh");
+  const auto gh = tools.path() / "gh";
+  write_file(gh, "#!/bin/sh\necho '{\"state\":\"MERGED\",\"mergedAt\":\"2026-01-01T00:00:00Z\",\"commits\":[],\"reviews\":[]}'\n");
+  ::chmod(gh.c_str(), 0755);
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", "[heal]\nresolve = true\ngh = \"" + gh.string() + "\"\n"}});
+  {
+    auto log = store::EventLog::open(repo.store());
+    REQUIRE(log.is_ok());
+    events::PrOpened p;
+    p.number = 7;
+    p.issue_id = "4711";
+    auto e = events::make_event(p, "heal-run");
+    REQUIRE((*log)->append(e).is_ok());
+  }
+  auto r = repo.hostctl({"heal", "verify", "--json"},
+                        {{"SENTRY_URL", sentry.url()}, {"SENTRY_ORG", "acme"}, {"SENTRY_AUTH_TOKEN", "tok-9"}});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto j = json_of(r);
+  CHECK(j["prs"][0]["resolved_in_sentry"] == true);
+  std::vector<SeenRequest> puts;
+  for (auto& seen : sentry.seen())
+    if (seen.method == "PUT") puts.push_back(seen);
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].target == "/api/0/organizations/acme/issues/4711/");
+  CHECK(json::parse(puts[0].body)["status"] == "resolvedInNextRelease");
+  CHECK(puts[0].headers["Authorization"] == "Bearer tok-9");
+}

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "fixhost/events/event.hpp"
@@ -19,6 +20,7 @@ void register_triage(CLI::App& app, Shared& shared) {
   struct Opts {
     std::string repo = ".", since = "24h";
     bool json = false;
+    int threads = std::thread::hardware_concurrency() > 1 ? 2 : 1;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -30,6 +32,8 @@ void register_triage(CLI::App& app, Shared& shared) {
   cmd->add_option("--repo", o->repo, "Repository whose store and fixhost.toml to read (default: the current directory)");
   cmd->add_option("--since", o->since, "Only events recorded since: a duration back from now (24h, 7d) or a date (2026-11-01); \"all\" for every event (default: 24h)");
   cmd->add_flag("--json", o->json, "One JSON object: {groups: [...], events, errors_last_hour, max_errors_per_hour}");
+  cmd->add_option("--threads", o->threads, "Threads that triage (1 or 2; default: 2 on a machine with more than one core)")
+      ->check(CLI::Range(1, 2));
   cmd->callback([o, &shared] {
     fs::path root = repo_root(o->repo);
     auto config = load_config(root, false);
@@ -58,7 +62,14 @@ void register_triage(CLI::App& app, Shared& shared) {
     for (const auto& p : shared.global.plugins) extra.push_back(fs::absolute(p));
     auto plugins = load_configured_plugins(*config, extra);
     for (const auto& r : plugins.refused) std::cerr << "hostctl: warning: plugin refused: " << r.reason << "\n";
-    auto view = heal::triage_view(**log, plugins.loaded, q);
+    // A second set of plugin instances for a second thread, when there are two cores.
+    std::vector<std::vector<std::shared_ptr<LoadedPlugin>>> sets{plugins.loaded};
+    LoadReport second;
+    if (o->threads > 1) {
+      second = load_configured_plugins(*config, extra);
+      sets.push_back(second.loaded);
+    }
+    auto view = heal::triage_view(**log, sets, q);
     if (!view) {
       shared.exit_code = fail(view.status().to_string());
       return;

@@ -175,4 +175,18 @@ Result<FetchReport> fetch_unresolved(const SentryApiConfig& api, const FetchOpti
   return report;
 }
 
+Status resolve_in_next_release(const SentryApiConfig& api, const std::string& issue_id) {
+  http::HttpRequest r;
+  r.method = "PUT";
+  r.url = api.url + "/api/0/organizations/" + percent_encode(api.org) + "/issues/" + percent_encode(issue_id) + "/";
+  r.headers = {{"Authorization", "Bearer " + api.token}, {"Content-Type", "application/json"}};
+  r.body = R"({"status":"resolvedInNextRelease"})";
+  auto res = http::fetch(r);
+  if (!res) return res.status();
+  if (res->status / 100 != 2)
+    return make_error(Errc::io_error, "Sentry answered HTTP " + std::to_string(res->status) + " to resolving issue " +
+                                          issue_id + " inNextRelease");
+  return Status::ok();
+}
+
 }  // namespace fixhost::host::heal

@@ -1,6 +1,10 @@
 #include "fixhost/host/heal/triage_view.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -19,6 +23,7 @@ int rank(const std::string& severity) { return severity == "P0" ? 0 : severity =
 struct Acc {
   TriageGroup g;
   int best_rank = 9;
+  std::int64_t best_ts = 0;  // when the verdict kept as the group's was recorded
   std::unordered_set<std::string> users;
   std::uint64_t event_count = 0;                                // SDK events and webhook events
   std::unordered_map<std::string, std::uint64_t> issue_counts;  // Sentry's own figure per issue (api, issue webhooks)
@@ -71,8 +76,9 @@ class FoldSink : public EventSink {
       g.environment = t.environment;
       if (g.issue_id.empty() || !fact->issue_id.empty()) g.issue_id = t.issue_id;
     }
-    if (r < a.best_rank || (r == a.best_rank && newest)) {
+    if (r < a.best_rank || (r == a.best_rank && ts >= a.best_ts)) {
       a.best_rank = r;
+      a.best_ts = ts;
       g.severity = t.priority;
       g.weight = t.severity;
       g.decision = t.decision;
@@ -187,6 +193,166 @@ Result<TriageView> triage_events(const std::vector<events::Event>& facts,
         return Status::ok();
       },
       last, plugins, query);
+}
+
+namespace {
+
+// Folds what another worker folded into `into` (the same sums as one worker would have made).
+void merge_into(std::map<std::string, Acc>& into, std::map<std::string, Acc>&& from) {
+  for (auto& [id, b] : from) {
+    auto it = into.find(id);
+    if (it == into.end()) {
+      into.emplace(id, std::move(b));
+      continue;
+    }
+    Acc& a = it->second;
+    TriageGroup& g = a.g;
+    g.first_seen_us = std::min(g.first_seen_us, b.g.first_seen_us);
+    if (b.g.last_seen_us > g.last_seen_us) {
+      g.last_seen_us = b.g.last_seen_us;
+      g.latest_seq = b.g.latest_seq;
+      g.release = b.g.release;
+      g.environment = b.g.environment;
+      if (!b.g.issue_id.empty()) g.issue_id = b.g.issue_id;
+    }
+    if (b.best_rank < a.best_rank || (b.best_rank == a.best_rank && b.best_ts > a.best_ts)) {
+      a.best_rank = b.best_rank;
+      a.best_ts = b.best_ts;
+      using Field = std::string TriageGroup::*;
+      for (Field f : {&TriageGroup::severity, &TriageGroup::decision, &TriageGroup::reason, &TriageGroup::rule,
+                      &TriageGroup::title, &TriageGroup::culprit, &TriageGroup::level, &TriageGroup::grouping})
+        g.*f = std::move(b.g.*f);
+      g.weight = b.g.weight;
+    }
+    a.event_count += b.event_count;
+    a.users.merge(b.users);
+    for (const auto& [k, v] : b.issue_counts) a.issue_counts[k] = std::max(a.issue_counts[k], v);
+    for (const auto& [k, v] : b.issue_users) a.issue_users[k] = std::max(a.issue_users[k], v);
+  }
+}
+
+}  // namespace
+
+Result<TriageView> triage_view(const store::EventLog& log,
+                               const std::vector<std::vector<std::shared_ptr<LoadedPlugin>>>& plugin_sets,
+                               const TriageQuery& query) {
+  if (plugin_sets.size() <= 1)
+    return triage_view(log, plugin_sets.empty() ? std::vector<std::shared_ptr<LoadedPlugin>>() : plugin_sets[0], query);
+  struct Worker {
+    Bus bus{[] {
+      BusOptions bo;
+      bo.pure_only = true;
+      return bo;
+    }()};
+    std::unique_ptr<FoldSink> sink;
+    std::uint64_t events = 0, errors = 0;
+    Status status;
+    std::thread thread;
+  };
+  const std::int64_t now = query.now_us.value_or(events::now_us());
+  const std::int64_t hour_ago = now - 3600LL * 1000000;
+  std::mutex verdict_mu;
+  TriageQuery shared = query;
+  if (query.on_verdict)
+    shared.on_verdict = [&](const events::Event& f, const events::IssueTriaged& t) {
+      std::lock_guard lock(verdict_mu);
+      query.on_verdict(f, t);
+    };
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (const auto& set : plugin_sets) {
+    auto w = std::make_unique<Worker>();
+    w->bus.add(set);
+    if (!w->bus.has_subscribers(events::EventType::SentryIssueIngested))
+      return make_error(Errc::not_found, "no loaded pure plugin triages SentryIssueIngested; the sentry_triage plugin should "
+                                         "be in the built-in plugin directory (hostctl plugins lists what was loaded)");
+    // Each worker's plugins emit into seqs of their own range, past the log (nothing is appended).
+    w->sink = std::make_unique<FoldSink>(log.last_seq() + (workers.size() << 40));
+    w->sink->query = &shared;
+    workers.push_back(std::move(w));
+  }
+  // The scan hands chunks of facts to the workers through a small bounded queue.
+  using Chunk = std::vector<events::Event>;
+  std::mutex mu;
+  std::condition_variable cv_work, cv_room;
+  std::deque<Chunk> queue;
+  bool done = false;
+  for (auto& wp : workers) {
+    Worker* w = wp.get();
+    w->thread = std::thread([&, w] {
+      while (true) {
+        Chunk chunk;
+        {
+          std::unique_lock lock(mu);
+          cv_work.wait(lock, [&] { return done || !queue.empty(); });
+          if (queue.empty()) return;
+          chunk = std::move(queue.front());
+          queue.pop_front();
+        }
+        cv_room.notify_one();
+        for (const auto& e : chunk) {
+          if (!w->status) break;
+          auto p = events::decode<events::SentryIssueIngested>(e);
+          if (!p) continue;
+          ++w->events;
+          if (e.ts_us >= hour_ago && e.ts_us <= now && (p->level == "error" || p->level == "fatal" || p->level.empty()))
+            ++w->errors;
+          w->sink->fact = &*p;
+          w->sink->fact_event = &e;
+          auto r = w->bus.dispatch(e, *w->sink);
+          w->sink->fact = nullptr;
+          if (!r) w->status = r.status();
+        }
+      }
+    });
+  }
+  Chunk chunk;
+  auto push = [&] {
+    std::unique_lock lock(mu);
+    cv_room.wait(lock, [&] { return queue.size() < 2 * workers.size(); });
+    queue.push_back(std::move(chunk));
+    chunk = Chunk();
+    lock.unlock();
+    cv_work.notify_one();
+  };
+  auto st = log.scan_type(events::EventType::SentryIssueIngested, [&](const events::Event& e) {
+    if (query.since_us && e.ts_us < *query.since_us) return true;
+    chunk.push_back(e);
+    if (chunk.size() >= 256) push();
+    return true;
+  });
+  if (!chunk.empty()) push();
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv_work.notify_all();
+  for (auto& w : workers) w->thread.join();
+  if (!st) return st;
+  TriageView view;
+  std::map<std::string, Acc> groups;
+  for (auto& w : workers) {
+    if (!w->status) return w->status;
+    view.events += w->events;
+    view.errors_last_hour += w->errors;
+    merge_into(groups, std::move(w->sink->groups));
+    for (auto& f : w->sink->failures)
+      if (view.plugin_failures.size() < 20) view.plugin_failures.push_back(std::move(f));
+  }
+  for (auto& [id, a] : groups) {
+    TriageGroup g = std::move(a.g);
+    g.count = a.event_count;
+    for (const auto& [issue, c] : a.issue_counts) g.count += c;
+    g.users = a.users.size();
+    for (const auto& [issue, u] : a.issue_users) g.users += u;
+    g.priority = static_cast<double>(g.count) * static_cast<double>(g.weight);
+    view.groups.push_back(std::move(g));
+  }
+  std::sort(view.groups.begin(), view.groups.end(), [](const TriageGroup& a, const TriageGroup& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.last_seen_us != b.last_seen_us) return a.last_seen_us > b.last_seen_us;
+    return a.group < b.group;
+  });
+  return view;
 }
 
 nlohmann::ordered_json to_json(const TriageGroup& g) {

@@ -81,7 +81,8 @@ struct HealConfig {
   std::uint64_t max_errors_per_hour = 100;
   // Globs of paths whose errors are never fixed (e.g. "vendor/**", "migrations/**"). Default: none
   std::vector<std::string> exclude;
-  // The gh program, and the git remote fix branches are pushed to. Default: "gh", "origin"
+  // The gh program (heal verify, the fix phase), and the git remote fix branches are pushed to.
+  // Default: "gh", "origin"
   std::string gh = "gh";
   std::string remote = "origin";
   // Fixes per heal run, and the wall time of a whole heal run. Default: 5, 30 min

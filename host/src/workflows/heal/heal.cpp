@@ -445,6 +445,17 @@ Result<VerifyResult> run_heal_verify(const Config& config, const VerifyOptions& 
           const std::string headline = commit.is_object() ? commit.value("messageHeadline", "") : "";
           if (headline.rfind("fix: [Sentry-", 0) != 0) ++c.human_commits;
         }
+      if (c.state == "merged" && config.heal.resolve) {
+        // [heal] resolve: the Sentry issue is resolved in the next release (only for an issue
+        // id Sentry gave; a group made by fixhost from SDK events has none).
+        auto api = sentry_api_from_env();
+        if (!api || !*api) {
+          c.error = "[heal] resolve = true needs SENTRY_ORG and SENTRY_AUTH_TOKEN; the issue was not resolved";
+        } else if (pr.issue_id.find_first_not_of("0123456789") == std::string::npos && !pr.issue_id.empty()) {
+          if (auto st = resolve_in_next_release(**api, pr.issue_id); !st) c.error = st.message();
+          else c.resolved_in_sentry = true;
+        }
+      }
       if (c.state != "open") {
         events::PrResolved pr_resolved;
         pr_resolved.number = number;
@@ -489,7 +500,8 @@ nlohmann::ordered_json to_json(const VerifyResult& r) {
   for (const auto& c : r.prs)
     j["prs"].push_back({{"number", c.number}, {"issue_id", c.issue_id}, {"url", c.url}, {"state", c.state},
                         {"human_commits", c.human_commits}, {"recurrence", c.recurrence},
-                        {"events_since", c.events_since}, {"error", c.error}});
+                        {"events_since", c.events_since}, {"resolved_in_sentry", c.resolved_in_sentry},
+                        {"error", c.error}});
   j["exit_code"] = r.exit_code;
   return j;
 }

@@ -3,6 +3,8 @@
 #include "fixhost/host/world/http/client.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -27,6 +29,14 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string without_query(const std::string& url) { return url.substr(0, url.find('?')); }
+
+// Sync reads and writes ignore beast's expires_after: the socket's own timeouts bound them.
+void socket_timeouts(tcp::socket& sock, std::chrono::seconds t) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count());
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
 
 template <class Stream>
 Result<HttpResponse> exchange(Stream& stream, const Url& u, const HttpRequest& r) {
@@ -102,6 +112,7 @@ Result<HttpResponse> fetch(const HttpRequest& r) {
       beast::tcp_stream stream(ioc);
       stream.expires_after(r.timeout);
       stream.connect(endpoints);
+      socket_timeouts(stream.socket(), r.timeout);
       auto res = exchange(stream, *u, r);
       beast::error_code ec;
       stream.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -116,6 +127,7 @@ Result<HttpResponse> fetch(const HttpRequest& r) {
     stream.set_verify_callback(net::ssl::host_name_verification(u->host));
     beast::get_lowest_layer(stream).expires_after(r.timeout);
     beast::get_lowest_layer(stream).connect(endpoints);
+    socket_timeouts(beast::get_lowest_layer(stream).socket(), r.timeout);
     stream.handshake(net::ssl::stream_base::client);
     auto res = exchange(stream, *u, r);
     beast::error_code ec;

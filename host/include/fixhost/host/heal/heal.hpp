@@ -90,6 +90,7 @@ struct PrCheck {
   std::uint32_t human_commits = 0;
   std::string recurrence;  // stopped | recurred | too_early | "" (not merged)
   std::uint64_t events_since = 0;
+  bool resolved_in_sentry = false;  // [heal] resolve: PUT status resolvedInNextRelease answered 2xx
   std::string error;
 };
 

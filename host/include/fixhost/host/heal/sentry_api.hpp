@@ -60,6 +60,10 @@ struct FetchReport {
 // max_wait or more than max_retries), InvalidArgument (an answer that is not the JSON expected).
 Result<FetchReport> fetch_unresolved(const SentryApiConfig& api, const FetchOptions& options);
 
+// PUT {url}/api/0/organizations/{org}/issues/{id}/ {"status": "resolvedInNextRelease"}
+// (heal verify with [heal] resolve = true). Errors name the issue, never the token.
+Status resolve_in_next_release(const SentryApiConfig& api, const std::string& issue_id);
+
 // The URL of the `rel="next"` link when it says results="true", else nullopt.
 std::optional<std::string> next_page(std::string_view link_header);
 

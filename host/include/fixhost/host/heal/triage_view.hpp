@@ -62,6 +62,12 @@ struct TriageView {
 Result<TriageView> triage_view(const store::EventLog& log, const std::vector<std::shared_ptr<LoadedPlugin>>& plugins,
                                const TriageQuery& query);
 
+// The same, the events split over one thread per plugin set (each set loaded on its own, so no
+// plugin instance is shared between threads); sets.size() <= 1 is the call above.
+Result<TriageView> triage_view(const store::EventLog& log,
+                               const std::vector<std::vector<std::shared_ptr<LoadedPlugin>>>& plugin_sets,
+                               const TriageQuery& query);
+
 // The same over facts in memory (seq set, e.g. fetched but not recorded by a dry run).
 Result<TriageView> triage_events(const std::vector<events::Event>& facts,
                                  const std::vector<std::shared_ptr<LoadedPlugin>>& plugins, const TriageQuery& query);
