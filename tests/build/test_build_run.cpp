@@ -340,3 +340,24 @@ TEST_CASE("discard of a landed and approved build removes everything without --f
   CHECK_FALSE(repo.has_branch("fixhost/build-" + run));
   CHECK_FALSE(repo.has_branch("fixhost/build-" + run + "-frontend"));
 }
+
+TEST_CASE("--jobs 1 runs one stream at a time; a non-test stream that edits a test file fails (policy)") {
+  BuildRepo repo;
+  auto sc = good_scenario();
+  sc["frontend"]["write"]["frontend/src/orders.test.ts"] = "test('x', () => {});\n";
+  auto r = repo.build(sc, manifest(), {"--jobs", "1"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  auto finished = repo.events("StreamFinished");
+  const auto* backend = stream_event(finished, "backend");
+  const auto* frontend = stream_event(finished, "frontend");
+  REQUIRE((backend && frontend));
+  // One after the other: the second starts after the first ended.
+  auto start = [](const json* e) { return (*e)["started_ms"].get<std::int64_t>(); };
+  auto end = [](const json* e) { return (*e)["started_ms"].get<std::int64_t>() + (*e)["duration_ms"].get<std::int64_t>(); };
+  CHECK((start(frontend) >= end(backend) - 50 || start(backend) >= end(frontend) - 50));
+  CHECK((*backend)["outcome"] == "ok");
+  CHECK((*frontend)["outcome"] == "policy");
+  CHECK((*frontend)["detail"].get<std::string>().find("test_edited") != std::string::npos);
+  CHECK(repo.events("Committed").empty());
+}
