@@ -7,6 +7,7 @@
 // Prints the figures of each run, then last the medians: `build_wall_over_critical: X` (target
 // <= 1.10) and `build_speedup: Y` (serial sum over wall clock).
 // Usage: bench_build [--stream-ms N] [--runs N] [--dir DIR] [--keep]
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -57,20 +58,17 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int stream_ms = 3000, runs = 3;
-  fs::path dir = fs::temp_directory_path() / "fixhost-bench-build";
+  std::string dir_text = (fs::temp_directory_path() / "fixhost-bench-build").string();
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--stream-ms") stream_ms = std::stoi(next());
-    else if (a == "--runs") runs = std::stoi(next());
-    else if (a == "--dir") dir = next();
-    else if (a == "--keep") keep = true;
-    else die("unknown argument " + a + "; usage: bench_build [--stream-ms N] [--runs N] [--dir DIR] [--keep]");
-  }
+  CLI::App app{"bench_build: hostctl build of 8 streams (a contract, 6 in parallel, tests) with scripted agents"};
+  app.add_option("--stream-ms", stream_ms, "how long each parallel stream's agent sleeps (contract and tests: half)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--runs", runs, "builds (medians)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--dir", dir_text, "where the repositories go")->capture_default_str();
+  app.add_flag("--keep", keep, "keep them");
+  CLI11_PARSE(app, argc, argv);
+  const fs::path dir = dir_text;
   const std::vector<std::string> features = {"cart", "orders", "search", "profile", "reviews", "wishlist"};
   const std::string agent = "/usr/bin/python3 " + std::string(FIXHOST_SOURCE_DIR) + "/examples/agents/stream_agent.py";
   const double s = stream_ms / 1000.0;

@@ -340,3 +340,53 @@ TEST_CASE("discard of a landed and approved build removes everything without --f
   CHECK_FALSE(repo.has_branch("fixhost/build-" + run));
   CHECK_FALSE(repo.has_branch("fixhost/build-" + run + "-frontend"));
 }
+
+TEST_CASE("--jobs 1 runs one stream at a time; a non-test stream that edits a test file fails (policy)") {
+  BuildRepo repo;
+  auto sc = good_scenario();
+  sc["frontend"]["write"]["frontend/src/orders.test.ts"] = "test('x', () => {});\n";
+  auto r = repo.build(sc, manifest(), {"--jobs", "1"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  auto finished = repo.events("StreamFinished");
+  const auto* backend = stream_event(finished, "backend");
+  const auto* frontend = stream_event(finished, "frontend");
+  REQUIRE((backend && frontend));
+  // One after the other: the second starts after the first ended.
+  auto start = [](const json* e) { return (*e)["started_ms"].get<std::int64_t>(); };
+  auto end = [](const json* e) { return (*e)["started_ms"].get<std::int64_t>() + (*e)["duration_ms"].get<std::int64_t>(); };
+  CHECK((start(frontend) >= end(backend) - 50 || start(backend) >= end(frontend) - 50));
+  CHECK((*backend)["outcome"] == "ok");
+  CHECK((*frontend)["outcome"] == "policy");
+  CHECK((*frontend)["detail"].get<std::string>().find("test_edited") != std::string::npos);
+  CHECK(repo.events("Committed").empty());
+}
+
+TEST_CASE("--fix hands an integration test failure to the fix loop; the fix lands in the squashed commit") {
+  BuildRepo repo;
+  auto sc = good_scenario();
+  sc["backend"]["write"]["backend/orders.py"] = "def order_history():\n    return [{\"id\": 2, \"total\": 2.5}]\n";
+  const std::string fixer = "/usr/bin/python3 " + std::string(FIXHOST_SOURCE_DIR) + "/tests/build/fix_agent.py";
+  SUBCASE("without --fix nothing lands") {
+    auto r = repo.build(sc, manifest());
+    CHECK(r.code == 1);
+    CHECK(repo.events("WorktreesMerged")[0]["failure_cause"] == "tests");
+  }
+  SUBCASE("with --fix") {
+    auto r = repo.build(sc, manifest(), {"--fix", "--fix-agent", fixer});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    auto resolved = repo.events("FailureResolved");
+    REQUIRE(resolved.size() == 1);
+    CHECK(resolved[0]["test_id"].get<std::string>().find("test_orders") != std::string::npos);
+    auto checks = repo.events("IntegrationChecked");
+    REQUIRE(checks.size() == 6);  // three, then three again after the fix
+    CHECK(checks[1]["passed"] == false);
+    CHECK(checks[4]["passed"] == true);
+    const std::string sha = repo.events("Committed")[0]["commit"];
+    CHECK(repo.git({"show", sha + ":backend/orders.py"}).find("\"id\": 1") != std::string::npos);
+    auto merged = repo.events("WorktreesMerged")[0];
+    CHECK(merged["integration_passed"] == true);
+    CHECK(merged["first_try"] == false);  // so it does not count for contract accuracy
+  }
+}

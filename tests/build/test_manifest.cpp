@@ -158,6 +158,12 @@ TEST_CASE("each mistake is one line naming the stream and the key") {
     auto msg = refusal("feature = \"x\"\n[[streams]\n");
     CHECK(msg.find("build.toml:2:") == 0);
   }
+  SUBCASE("a control character (found by fuzzing: toml++ asserts on a NUL in a table header)") {
+    std::string text = "feature = \"x\"\n[[streams]]\nid = \"a\"\nowns = [\"a/**\"]\n[\x01";
+    text.push_back('\0');
+    text += "eams]]\n";
+    CHECK(refusal(text) == "build.toml: control character 0x01 at byte 52; a manifest is UTF-8 text (escape it inside a string)");
+  }
   SUBCASE("a contract check without a contract stream") {
     auto msg = refusal("feature = \"x\"\n[[streams]]\nid = \"a\"\nowns = [\"a/**\"]\nagent = \"sh a.sh\"\n"
                        "[integration]\ncontract_check = [\"true\"]\n");

@@ -78,10 +78,10 @@ Result<fs::path> run_planner(const std::string& planner, const fs::path& spec, c
 
 void register_build(CLI::App& app, Shared& shared) {
   struct Opts {
-    std::string repo = ".", manifest, agent, templ, feature, output, spec, planner, report;
+    std::string repo = ".", manifest, agent, templ, feature, output, spec, planner, report, fix_agent;
     std::uint32_t jobs = 0;
     int planner_budget = 600;
-    bool plan_only = false, json = false, force = false;
+    bool plan_only = false, json = false, force = false, fix = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -108,6 +108,9 @@ void register_build(CLI::App& app, Shared& shared) {
   cmd->add_option("--planner-budget", o->planner_budget, "Seconds the planner may take (default 600)")->check(CLI::PositiveNumber);
   cmd->add_flag("--plan-only", o->plan_only, "Validate and show the manifest (and its order), run nothing");
   cmd->add_option("--report", o->report, "Also write the markdown report to FILE");
+  cmd->add_flag("--fix", o->fix,
+                "Hand integration test failures (fixhost.toml's suites on the integration worktree) to the fix loop");
+  cmd->add_option("--fix-agent", o->fix_agent, "The agent for --fix (default: --agent, else fixhost.toml's agent)");
   cmd->add_flag("--json", o->json, "Print the plan or the build's report as JSON");
   cmd->callback([o, &shared] {
     auto progress = progress_printer(shared);
@@ -198,6 +201,13 @@ void register_build(CLI::App& app, Shared& shared) {
     bo.manifest = std::move(*m);
     bo.jobs = o->jobs;
     bo.report_path = o->report.empty() ? "" : fs::absolute(o->report).string();
+    if (o->fix) {
+      bo.fix_agent = !o->fix_agent.empty() ? o->fix_agent : default_agent;
+      if (bo.fix_agent.empty()) {
+        shared.exit_code = fail("--fix needs an agent: pass --fix-agent CMD or --agent CMD, or set agent in fixhost.toml");
+        return;
+      }
+    }
     bo.progress = progress;
     std::signal(SIGINT, on_build_interrupt);
     std::signal(SIGTERM, on_build_interrupt);

@@ -31,6 +31,8 @@
 #include "fixhost/host/build/report.hpp"
 #include "fixhost/host/cli_util.hpp"
 #include "fixhost/host/engine/attempt.hpp"
+#include "fixhost/host/engine/detect.hpp"
+#include "fixhost/host/engine/fix_loop.hpp"
 #include "fixhost/host/engine/session.hpp"
 #include "fixhost/host/engine/workspace.hpp"
 #include "fixhost/host/run_context.hpp"
@@ -195,8 +197,11 @@ class Build {
   Status merge_and_integrate();
   Result<std::string> merged_base(const std::vector<std::string>& deps);
   Status integrate(const std::string& merged);
+  Result<bool> run_steps(const std::filesystem::path& wt, const std::vector<IntegrationCommand>& steps);
+  Result<std::vector<std::string>> fix_integration(engine::Workspace& ws);
   std::string prompt_for(const StreamRun& r) const;
   Status report();
+  Status land(const std::string& merged, const std::vector<std::string>& patches, std::size_t steps_count);
 
   const Config& cfg_;
   const BuildOptions& opts_;
@@ -218,6 +223,7 @@ class Build {
   std::string failure_cause_;
   bool contract_changed_ = false;
   bool budget_exceeded_ = false;
+  bool fixed_ = false;  // integration passed only after --fix
 };
 
 Result<BuildResult> Build::fail(const std::string& why, int code) {
@@ -700,11 +706,72 @@ Status Build::integrate(const std::string& merged) {
   auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
   if (!ws) return ws.status();
   const fs::path wt = (*ws)->path();
-  auto tracked = git::run(wt, {"ls-files"});
-  std::vector<std::string> files = tracked ? lines(*tracked) : std::vector<std::string>{};
   std::vector<IntegrationCommand> steps;
   if (!m_.contract_check.empty()) steps.push_back({"contract_check", m_.contract_check});
   steps.insert(steps.end(), m_.commands.begin(), m_.commands.end());
+  auto first = run_steps(wt, steps);
+  if (!first) return first.status();
+  bool passed = *first;
+  std::vector<std::string> patches;
+  if (!passed && !opts_.fix_agent.empty()) {
+    auto fixed = fix_integration(**ws);
+    if (!fixed) return fixed.status();
+    patches = std::move(*fixed);
+    if (!patches.empty()) {
+      say("integration: " + std::to_string(patches.size()) + " fixes kept; running the integration commands again");
+      auto again = run_steps(wt, steps);
+      if (!again) return again.status();
+      passed = *again;
+      if (passed) failure_cause_.clear(), fixed_ = true;
+    }
+  }
+  integration_ms_ = ms_since(t);
+  if (!passed) return Status::ok();
+  return land(merged, patches, steps.size());
+}
+
+Result<std::vector<std::string>> Build::fix_integration(engine::Workspace& ws) {
+  engine::Session s(cfg_, *run_, ws);
+  s.agent = opts_.fix_agent;
+  s.deadline = deadline_;
+  s.progress = opts_.progress;
+  auto sandbox = run_sandbox(cfg_, store_, ws.common(), ws.path());
+  if (!sandbox) return sandbox.status();
+  s.sandbox = std::move(*sandbox);
+  DetectOptions d;
+  d.root = ws.path();
+  d.skip_flaky_check = true;
+  d.progress = opts_.progress;
+  auto det = run_detect(*run_, s.bounded(), d);
+  if (!det) return det.status();
+  std::vector<std::string> patches;
+  const std::size_t n = det->failures.size();
+  for (std::size_t i = 0; i < n && !s.stop && !s.over_budget(); ++i) {
+    engine::FixRequest req;
+    req.failure = &det->failures[i];
+    req.order = i + 1;
+    req.of = n;
+    req.max_attempts = static_cast<std::uint32_t>(cfg_.max_attempts);
+    req.attempts_dir = store_ / "attempts" / run_->id() / "fix";
+    const auto& d = det->failures[i];
+    engine::FixOutcome fo;
+    fo.test_id = d.failure.test_id;
+    fo.file = d.failure.file;
+    fo.line = d.failure.line;
+    fo.category = d.category;
+    fo.last_error = d.failure.error_type + ": " + one_line(d.failure.message, 200);
+    if (d.flaky) continue;  // passed when re-run: not a fix for an agent
+    auto p = engine::fix_failure(s, req, fo);
+    if (!p) return p.status();
+    if (auto st = engine::publish_resolved(s, fo); !st) return st;
+    if (*p) patches.push_back(**p);
+  }
+  return patches;
+}
+
+Result<bool> Build::run_steps(const fs::path& wt, const std::vector<IntegrationCommand>& steps) {
+  auto tracked = git::run(wt, {"ls-files"});
+  std::vector<std::string> files = tracked ? lines(*tracked) : std::vector<std::string>{};
   bool passed = true;
   for (const auto& step : steps) {
     ProcessSpec ps;
@@ -740,11 +807,14 @@ Status Build::integrate(const std::string& merged) {
         (ic.owners.empty() ? "" : " (files of " + join(ic.owners) + ")"));
     if (auto r = run_->publish(ic); !r) return r.status();
   }
-  integration_ms_ = ms_since(t);
-  if (!passed) return Status::ok();
+  return passed;
+}
 
-  // COMMIT: one squashed commit on fixhost/build-<run>, parent the user's HEAD.
-  auto tree = git::run(repo_, {"rev-parse", merged + "^{tree}"});
+Status Build::land(const std::string& merged, const std::vector<std::string>& patches, std::size_t steps_count) {
+  // COMMIT: one squashed commit on fixhost/build-<run>, parent the user's HEAD, from the merged
+  // tree and the kept fixes' judged patches (never from what the worktree holds).
+  auto tree = patches.empty() ? git::run(repo_, {"rev-parse", merged + "^{tree}"})
+                              : git::tree_from_patches(repo_, merged, patches);
   if (!tree) return tree.status();
   std::ostringstream msg;
   msg << "fixhost build: " << m_.feature << "\n\n";
@@ -760,7 +830,8 @@ Status Build::integrate(const std::string& merged) {
     all_files.insert(all_files.end(), r.attempt.files.begin(), r.attempt.files.end());
   }
   msg << "\nMade by fixhost build " << run_->id() << "; integration: "
-      << (steps.empty() ? std::string("no commands") : std::to_string(steps.size()) + " commands passed") << ".\n";
+      << (steps_count == 0 ? std::string("no commands") : std::to_string(steps_count) + " commands passed")
+      << (patches.empty() ? "" : "; " + std::to_string(patches.size()) + " integration fixes by the fix loop (--fix)") << ".\n";
   auto squash = commit_tree(repo_, *tree, {base_}, msg.str());
   if (!squash) return squash.status();
   if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + build_branch(run_->id()), *squash}); !u) return u.status();
@@ -871,7 +942,7 @@ Result<BuildResult> Build::run() {
   wm.critical_ms = critical_path(timings, merge_ms_, integration_ms_).ms;
   wm.failure_cause = res_.landed ? "" : (failure_cause_.empty() ? "stream" : failure_cause_);
   wm.contract_changed = contract_changed_;
-  wm.first_try = res_.landed;
+  wm.first_try = res_.landed && !fixed_;
   if (auto r = run_->publish(wm); !r) return fail(r.status().to_string());
   if (auto st = report(); !st) return fail(st.to_string());
 

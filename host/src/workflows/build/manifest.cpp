@@ -220,6 +220,16 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view source, 
   Errors err(source);
   Manifest m;
   m.source = std::string(source);
+  // TOML is text: a control character other than tab, newline and carriage return is never valid
+  // (toml++'s own checks assert on some, e.g. a NUL inside a table header).
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+      return make_error(Errc::invalid_argument, std::string(source) + ": control character 0x" +
+                                                    "0123456789abcdef"[c >> 4] + "0123456789abcdef"[c & 15] +
+                                                    " at byte " + std::to_string(i) +
+                                                    "; a manifest is UTF-8 text (escape it inside a string)");
+  }
   toml::table t;
   try {
     t = toml::parse(text, source);

@@ -26,6 +26,9 @@ struct BuildOptions {
   std::uint32_t jobs = 0;
   // Where the markdown report is also written ("" = only in the store).
   std::string report_path;
+  // --fix: integration test failures (found by fixhost.toml's suites on the integration
+  // worktree) go to the engine's fix loop with this agent, attempts capped. Default: off ("")
+  std::string fix_agent;
   std::function<void(const std::string&)> progress;
 };
 
