@@ -56,3 +56,47 @@ set -e
 echo "(build exited $code: 0 landed, 1 nothing landed, 2 could not run, 3 budget exceeded)"
 status=$(git -C "$build_demo" status --short)
 echo "Your checkout at $build_demo was not touched: git status: ${status:-clean}"
+
+# The third loop: self-heal. The demo shop throws in "production" through the real Sentry SDK
+# into hostctl serve; triage groups it; heal reproduces it with a failing test, fixes it through
+# the autofix engine, pushes fix/sentry-<id> to a bare remote and opens the PR (gh stand-in).
+heal_demo=$demo-heal
+rm -rf "$heal_demo" "$heal_demo.git"
+mkdir -p "$heal_demo"
+cp -a "$root/examples/heal/demo/." "$heal_demo/"
+printf 'gh = "%s"\n' "$root/examples/heal/gh_demo.sh" >> "$heal_demo/fixhost.toml"
+git init -q --bare "$heal_demo.git"
+git -C "$heal_demo" init -q -b main
+git -C "$heal_demo" add -A
+git -C "$heal_demo" -c user.name=demo -c user.email=demo@example.com commit -qm "shop 1.0.0"
+git -C "$heal_demo" remote add origin "$heal_demo.git"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo
+echo "== hostctl serve on 127.0.0.1:$port; the shop runs in production with SENTRY_DSN=http://demo@127.0.0.1:$port/1"
+"$hostctl" serve --repo "$heal_demo" --listen "127.0.0.1:$port" &
+serve_pid=$!
+for _ in $(seq 50); do
+  /usr/bin/python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz')" 2>/dev/null && break
+  sleep 0.2
+done
+(cd "$heal_demo" && /usr/bin/python3 app.py "http://demo@127.0.0.1:$port/1")
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
+echo
+echo "== hostctl triage"
+"$hostctl" triage --repo "$heal_demo" --since all
+echo
+echo "== hostctl heal (agent: examples/agents/heal_agent.py)"
+set +e
+GH_DEMO_BODY="$heal_demo-pr.md" "$hostctl" heal --repo "$heal_demo" --source log \
+  --agent "/usr/bin/python3 $root/examples/agents/heal_agent.py correct" --report "$heal_demo-report.md"
+code=$?
+set -e
+echo "(heal exited $code: 0 every fixable group has a PR, 1 some not fixed, 2 could not run, 4 rate guard)"
+echo
+echo "== the incident report ($heal_demo-report.md)"
+cat "$heal_demo-report.md"
+echo
+echo "== pushed to the remote: $(git --git-dir "$heal_demo.git" branch --list | tr -d ' ')"
+echo "== the PR body ($heal_demo-pr.md):"
+cat "$heal_demo-pr.md" 2>/dev/null || true

@@ -1,7 +1,7 @@
 // hostctl heal's FIX phase (issue 10, items 4 and 9) with real parts: events posted to a real
 // `hostctl serve`, a real git repository with a bare remote, real pytest, the engine's attempt
 // loop, and gh replaced by a recording stand-in on [heal] gh that checks its arguments.
-// Scripted agents (tests/agents/heal_agent.py): correct, a "reproduction" that passes, one
+// Scripted agents (examples/agents/heal_agent.py): correct, a "reproduction" that passes, one
 // that edits source while reproducing, one that weakens the reproducing test, one that gives up.
 #include "heal_support.hpp"
 
@@ -96,7 +96,7 @@ struct HealRig {
   }
 
   Ran heal(const std::string& mode) const {
-    const std::string agent = "/usr/bin/python3 " FIXHOST_SOURCE_DIR "/tests/agents/heal_agent.py " + mode;
+    const std::string agent = "/usr/bin/python3 " FIXHOST_SOURCE_DIR "/examples/agents/heal_agent.py " + mode;
     return repo->hostctl({"heal", "--json", "--source", "log", "--agent", agent},
                          {{"AGENT_LOG", (tools.path() / "agent.log").string()},
                           {"FIXHOST_SANDBOX_WRITABLE", tools.path().string()}});

@@ -24,10 +24,12 @@ void register_heal(CLI::App& app, Shared& shared) {
       "From production errors to fixes: read the errors (--source log: what hostctl serve recorded;\n"
       "--source api: Sentry's REST API with SENTRY_URL, SENTRY_ORG, SENTRY_PROJECT, SENTRY_AUTH_TOKEN),\n"
       "triage them, stop at the rate guard ([heal] max_errors_per_hour), alert a human for P0 groups in\n"
-      "protected code, pick the fixable P0/P1 groups in priority order and write the incident report.\n"
-      "The fix phase (reproduce, fix, PR) waits for the shared attempt engine and is not in this build:\n"
-      "selected groups are reported as not attempted.\n"
-      "Exit 0: nothing to fix; 1: groups left unfixed; 2: could not run; 4: the rate guard tripped.");
+      "protected code, and fix the fixable P0/P1 groups in priority order (--max-fixes): each in a\n"
+      "worktree on fix/sentry-<id>, the agent first writes a test that reproduces the error (it must\n"
+      "fail with the error's type 3 times), then fixes it through the autofix engine; when every\n"
+      "suite, lint and typecheck is green the branch is pushed and `gh pr create` opens the PR.\n"
+      "Never merges. Writes the incident report.\n"
+      "Exit 0: every fixable group has a PR; 1: groups left unfixed; 2: could not run; 4: the rate guard tripped.");
   cmd->add_option("--repo", o->repo, "Repository (default: the current directory)");
   cmd->add_option("--source", o->source, "log | api (default: api when SENTRY_ORG and SENTRY_AUTH_TOKEN are set, else log)")
       ->check(CLI::IsMember({"log", "api"}));

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A scripted heal agent (docs/HEAL.md, the agent's two phases) for tests/heal/test_heal_fix.cpp.
+"""A scripted heal agent (docs/HEAL.md, the agent's two phases) for the heal demo (scripts/demo.sh)
+and tests/heal/test_heal_fix.cpp.
 
 heal_agent.py MODE, in the worktree, with FIXHOST_PHASE = reproduce | fix:
   correct       reproduce: a new test that fails with the error; fix: the guard in shop/cart.py
