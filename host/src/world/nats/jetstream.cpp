@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <vector>
 #include <unordered_map>
 
 namespace fixhost::host::world {
@@ -87,7 +88,17 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const NatsOptions& o) {
   impl->options = o;
   const std::string where = "NATS server '" + o.url + "'";
   natsStatus s = natsOptions_Create(&impl->opts);
-  if (s == NATS_OK) s = natsOptions_SetURL(impl->opts, o.url.c_str());
+  // A list of servers: the client picks one and fails over to the others.
+  std::vector<std::string> urls;
+  for (std::size_t at = 0; at <= o.url.size();) {
+    std::size_t comma = o.url.find(',', at);
+    if (comma == std::string::npos) comma = o.url.size();
+    if (comma > at) urls.push_back(o.url.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::vector<const char*> url_ptrs;
+  for (const auto& u : urls) url_ptrs.push_back(u.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(impl->opts, url_ptrs.data(), static_cast<int>(url_ptrs.size()));
   if (s == NATS_OK) s = natsOptions_SetName(impl->opts, o.name.c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(impl->opts, o.timeout.count());
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(impl->opts, -1);
