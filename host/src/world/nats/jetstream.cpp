@@ -3,8 +3,10 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 #include <vector>
 #include <unordered_map>
 
@@ -115,7 +117,7 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const NatsOptions& o) {
   }
   jsOptions jo;
   jsOptions_Init(&jo);
-  jo.Wait = o.timeout.count();
+  jo.Wait = std::max<std::int64_t>(o.timeout.count(), 5000);
   jo.PublishAsync.MaxPending = 8192;
   jo.PublishAsync.AckHandler = &Impl::ack_handler;
   jo.PublishAsync.AckHandlerClosure = impl.get();
@@ -232,7 +234,14 @@ Status JetStream::read(const std::string& stream, const std::string& filter, std
   so.Config.OptStartSeq = from < 1 ? 1 : from;
   natsSubscription* sub = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_SubscribeSync(&sub, impl_->js, filter.c_str(), nullptr, &so, &jerr);
+  natsStatus s = NATS_TIMEOUT;
+  // Right after a node died the consumer create request can time out until the stream's leader
+  // is elected again: a few tries.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s = js_SubscribeSync(&sub, impl_->js, filter.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_TIMEOUT) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   if (s != NATS_OK) return nats_error(s, "cannot read stream '" + stream + "' on '" + impl_->options.url + "'");
   Status result = Status::ok();
   std::uint64_t seen = from > 0 ? from - 1 : 0;
