@@ -243,6 +243,9 @@ Status JetStream::read(const std::string& stream, const std::string& filter, std
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (s != NATS_OK) return nats_error(s, "cannot read stream '" + stream + "' on '" + impl_->options.url + "'");
+  // The reader decodes and appends while the server pushes: no client-side drop limit (flow
+  // control of the ordered consumer bounds what is in flight).
+  natsSubscription_SetPendingLimits(sub, -1, -1);
   Status result = Status::ok();
   std::uint64_t seen = from > 0 ? from - 1 : 0;
   while (seen < last) {
