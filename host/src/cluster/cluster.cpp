@@ -63,6 +63,8 @@ std::string read_text(const fs::path& p) {
 Status write_forwarder_state(const fs::path& store_dir, const ForwarderState& st) {
   json j{{"host_id", st.host_id},       {"acked_seq", st.acked_seq},   {"updated_us", st.updated_us},
          {"last_error", st.last_error}, {"last_error_us", st.last_error_us}};
+  std::error_code ec;
+  fs::create_directories(cluster_dir(store_dir), ec);
   return write_atomic(cluster_dir(store_dir) / "forwarder.json", j.dump(2) + "\n");
 }
 

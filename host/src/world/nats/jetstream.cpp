@@ -3,8 +3,11 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
+#include <vector>
 #include <unordered_map>
 
 namespace fixhost::host::world {
@@ -87,7 +90,17 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const NatsOptions& o) {
   impl->options = o;
   const std::string where = "NATS server '" + o.url + "'";
   natsStatus s = natsOptions_Create(&impl->opts);
-  if (s == NATS_OK) s = natsOptions_SetURL(impl->opts, o.url.c_str());
+  // A list of servers: the client picks one and fails over to the others.
+  std::vector<std::string> urls;
+  for (std::size_t at = 0; at <= o.url.size();) {
+    std::size_t comma = o.url.find(',', at);
+    if (comma == std::string::npos) comma = o.url.size();
+    if (comma > at) urls.push_back(o.url.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::vector<const char*> url_ptrs;
+  for (const auto& u : urls) url_ptrs.push_back(u.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(impl->opts, url_ptrs.data(), static_cast<int>(url_ptrs.size()));
   if (s == NATS_OK) s = natsOptions_SetName(impl->opts, o.name.c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(impl->opts, o.timeout.count());
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(impl->opts, -1);
@@ -104,7 +117,7 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const NatsOptions& o) {
   }
   jsOptions jo;
   jsOptions_Init(&jo);
-  jo.Wait = o.timeout.count();
+  jo.Wait = std::max<std::int64_t>(o.timeout.count(), 5000);
   jo.PublishAsync.MaxPending = 8192;
   jo.PublishAsync.AckHandler = &Impl::ack_handler;
   jo.PublishAsync.AckHandlerClosure = impl.get();
@@ -221,8 +234,18 @@ Status JetStream::read(const std::string& stream, const std::string& filter, std
   so.Config.OptStartSeq = from < 1 ? 1 : from;
   natsSubscription* sub = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_SubscribeSync(&sub, impl_->js, filter.c_str(), nullptr, &so, &jerr);
+  natsStatus s = NATS_TIMEOUT;
+  // Right after a node died the consumer create request can time out until the stream's leader
+  // is elected again: a few tries.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s = js_SubscribeSync(&sub, impl_->js, filter.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_TIMEOUT) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   if (s != NATS_OK) return nats_error(s, "cannot read stream '" + stream + "' on '" + impl_->options.url + "'");
+  // The reader decodes and appends while the server pushes: no client-side drop limit (flow
+  // control of the ordered consumer bounds what is in flight).
+  natsSubscription_SetPendingLimits(sub, -1, -1);
   Status result = Status::ok();
   std::uint64_t seen = from > 0 ? from - 1 : 0;
   while (seen < last) {
