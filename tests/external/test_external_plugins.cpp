@@ -188,7 +188,17 @@ TEST_CASE("a plugin that crashes, hangs or answers garbage is stopped with one P
 
 TEST_CASE("a garbage reply inside a pipelined batch fails that event, the ones before it keep their replies") {
   TempDir dir;
-  auto script = python_plugin(dir.path(), "mid.py", classifier_body("    if p['test_id'].endswith('_3'): print('{', flush=True)\n", "mid"));
+  // Without the SDK: answers each line as it comes, and garbage for test_3.
+  auto script = python_plugin(dir.path(), "mid.py",
+                              "print(json.dumps({'fixhost_plugin': {'name': 'mid', 'version': '1', 'api': '1.0', 'kind': 'pure', "
+                              "'subscriptions': ['FailureDetected']}}), flush=True)\n"
+                              "for line in sys.stdin:\n"
+                              "    m = json.loads(line)\n"
+                              "    if 'configure' in m: print('{\"ok\": true}', flush=True); continue\n"
+                              "    t = m['payload']['test_id']\n"
+                              "    if t.endswith('_3'): print('{', flush=True); continue\n"
+                              "    print(json.dumps({'seq': m['seq'], 'emit': [{'type': 'FailureClassified', 'payload': "
+                              "{'test_id': t, 'category': 'flaky', 'confidence': 0.1}}]}), flush=True)\n");
   auto report = load_external({{script.string()}});
   REQUIRE(report.loaded.size() == 1);
   host::Bus bus;
