@@ -219,14 +219,20 @@ Status ExternalPlugin::apply(Reply& r, sdk::Emitter& out) {
 
 void ExternalPlugin::prefetch(std::span<const events::Event* const> batch) {
   if (stopped_ || batch.empty()) return;
-  std::string out;
-  for (const events::Event* e : batch) {
-    out += events::to_json_line(*e);
-    out += '\n';
-  }
+  // Made a few events at a time as the socket takes them: the plugin starts on the first ones
+  // while the rest are serialised.
+  std::size_t next = 0;
+  auto more = [&](std::string& out) {
+    if (next >= batch.size()) return false;
+    for (std::size_t end = std::min(batch.size(), next + 32); next < end; ++next) {
+      out += events::to_json_line(*batch[next]);
+      out += '\n';
+    }
+    return true;
+  };
   std::vector<std::string> lines;
   lines.reserve(batch.size());
-  Status st = proc_->exchange(out, batch.size(), lines, event_deadline_);
+  Status st = proc_->exchange(more, batch.size(), lines, event_deadline_);
   for (std::size_t i = 0; i < lines.size() && !stopped_; ++i) ready_.push_back(parse_reply(batch[i]->seq, lines[i]));
   if (!st.is_ok() && !stopped_) {
     Reply r;

@@ -40,7 +40,10 @@ std::int64_t line_in(std::string_view text, std::string_view file) {
     std::size_t q = p + file.size();
     if (q < text.size() && text[q] == ':' && q + 1 < text.size() && runner_report::is_digit(text[q + 1])) {
       std::int64_t line = 0;
-      for (++q; q < text.size() && runner_report::is_digit(text[q]); ++q) line = line * 10 + (text[q] - '0');
+      for (++q; q < text.size() && runner_report::is_digit(text[q]); ++q) {
+        if (line > 100000000) return 0;  // no source file is that long (fuzz_junit found the overflow)
+        line = line * 10 + (text[q] - '0');
+      }
       return line;
     }
   }

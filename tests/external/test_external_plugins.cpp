@@ -15,6 +15,7 @@
 #include "fixhost/host/replay.hpp"
 #include "fixhost/host/world/process.hpp"
 #include "fixhost/test/files.hpp"
+#include "fixhost/test/repo.hpp"
 
 using namespace fixhost;
 namespace fs = std::filesystem;
@@ -188,7 +189,17 @@ TEST_CASE("a plugin that crashes, hangs or answers garbage is stopped with one P
 
 TEST_CASE("a garbage reply inside a pipelined batch fails that event, the ones before it keep their replies") {
   TempDir dir;
-  auto script = python_plugin(dir.path(), "mid.py", classifier_body("    if p['test_id'].endswith('_3'): print('{', flush=True)\n", "mid"));
+  // Without the SDK: answers each line as it comes, and garbage for test_3.
+  auto script = python_plugin(dir.path(), "mid.py",
+                              "print(json.dumps({'fixhost_plugin': {'name': 'mid', 'version': '1', 'api': '1.0', 'kind': 'pure', "
+                              "'subscriptions': ['FailureDetected']}}), flush=True)\n"
+                              "for line in sys.stdin:\n"
+                              "    m = json.loads(line)\n"
+                              "    if 'configure' in m: print('{\"ok\": true}', flush=True); continue\n"
+                              "    t = m['payload']['test_id']\n"
+                              "    if t.endswith('_3'): print('{', flush=True); continue\n"
+                              "    print(json.dumps({'seq': m['seq'], 'emit': [{'type': 'FailureClassified', 'payload': "
+                              "{'test_id': t, 'category': 'flaky', 'confidence': 0.1}}]}), flush=True)\n");
   auto report = load_external({{script.string()}});
   REQUIRE(report.loaded.size() == 1);
   host::Bus bus;
@@ -385,4 +396,33 @@ TEST_CASE("the Node notifier posts a run's report to a webhook (a loopback HTTP 
   REQUIRE(bad.refused.size() == 1);
   CHECK(bad.refused[0].reason.find("url is missing") != std::string::npos);
 
+}
+
+TEST_CASE("[[plugins.external]] in fixhost.toml: hostctl plugins lists it, detect runs it, replay re-runs it") {
+  test::GitRepo repo({{"fixhost.toml", "[[suites]]\nrunner = \"pytest\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"pytest\"]\n"
+                                       "[[plugins.external]]\ncommand = [\"python3\", \"" + k_src +
+                                       "/examples/plugins/python_rules/rules.py\"]\n"},
+                      {"tests/test_a.py", "import yaml_not_installed_here\n\ndef test_a():\n    assert True\n"},
+                      {"tests/test_b.py", "def test_b():\n    assert 1 == 2\n"}});
+  auto listed = repo.hostctl({"plugins", "--json"});
+  CHECK_MESSAGE(listed.code == 0, listed.out << listed.err);
+  bool found = false;
+  for (const auto& p : test::json_of(listed))
+    if (p["name"] == "py_rules") {
+      found = true;
+      CHECK(p["kind"] == "pure");
+      CHECK(p["external"].get<std::string>().find("rules.py") != std::string::npos);
+    }
+  CHECK(found);
+  auto detect = repo.hostctl({"detect", "--json"});
+  CHECK_MESSAGE(detect.code == 1, detect.out << detect.err);
+  auto classified = repo.hostctl({"events", "--json", "--type", "FailureClassified"});
+  CHECK(classified.out.find("\"source\":\"py_rules@1.0.0\"") != std::string::npos);
+  CHECK(classified.out.find("missing_dependency") != std::string::npos);
+  auto replay = repo.hostctl({"replay", "--all", "--json"});
+  CHECK_MESSAGE(replay.code == 0, replay.out << replay.err);
+  auto j = test::json_of(replay);
+  auto plugins = j["plugins"].get<std::vector<std::string>>();
+  CHECK(std::find(plugins.begin(), plugins.end(), "py_rules@1.0.0") != plugins.end());
+  CHECK(j["totals"]["runs"] == 1);
 }

@@ -74,7 +74,7 @@ TEST_CASE("errors name the file, the place and the fix") {
   REQUIRE_FALSE(c.is_ok());
   CHECK(c.status().message().find("fixhost.toml") != std::string::npos);
   CHECK(c.status().message().find("runner") != std::string::npos);
-  CHECK(c.status().message().find("\"pytest\" or \"jest\"") != std::string::npos);
+  CHECK(c.status().message().find("\"pytest\", \"jest\" or \"junit\"") != std::string::npos);  // issue 12: junit runners
 
   r.write("fixhost.toml", "max_attempts = = 3\n");
   auto bad = load_config(r.dir);

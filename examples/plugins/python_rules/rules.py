@@ -26,6 +26,9 @@ DEFAULT_RULES = [
 rules = []
 
 
+gate = None
+
+
 def compile_rules(raw):
     out = []
     for i, r in enumerate(raw):
@@ -38,12 +41,13 @@ def compile_rules(raw):
 
 
 def configure(settings, _toml):
-    global rules
+    global rules, gate
     unknown = set(settings) - {"rules"}
     if unknown:
         return "[plugins.py_rules] has no setting %s; it has only rules" % ", ".join(sorted(unknown))
     try:
         rules = compile_rules(settings.get("rules", DEFAULT_RULES))
+        gate = make_gate(rules)
     except (ValueError, re.error) as e:
         return "[plugins.py_rules] rules: %s" % e
     return None
@@ -52,6 +56,8 @@ def configure(settings, _toml):
 def on_event(event, emit):
     p = event["payload"]
     text = p.get("message", "") + "\n" + p.get("stack_trace", "")
+    if gate is not None and not gate.search(text):  # one pass when no rule matches (most failures)
+        return
     for rule_id, pattern, rx, category, confidence in rules:
         m = rx.search(text)
         if m:
@@ -60,6 +66,15 @@ def on_event(event, emit):
             return
 
 
+def make_gate(compiled):
+    """One regex matching wherever any rule does."""
+    try:
+        return re.compile("|".join("(?:%s)" % pattern for _, pattern, _, _, _ in compiled))
+    except re.error:  # patterns that do not combine (backreferences): no gate
+        return None
+
+
 rules = compile_rules(DEFAULT_RULES)
+gate = make_gate(rules)
 run(name="py_rules", version="1.0.0", kind="pure", subscriptions=["FailureDetected"], on_event=on_event,
     configure=configure, description="project classifier rules in Python (examples/plugins/python_rules)")

@@ -64,6 +64,10 @@ Result<std::unique_ptr<Coprocess>> Coprocess::start(const std::vector<std::strin
   ::setpgid(pid, pid);
   ::close(sv[1]);
   ::close(errp[1]);
+  // Room for a whole pipelined batch each way (the kernel caps it at net.core.[rw]mem_max).
+  const int buf = 4 << 20;
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  ::setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   ::close(execp[1]);
   int exec_errno = 0;
   ssize_t n;
@@ -105,7 +109,27 @@ void Coprocess::drain_stderr() {
 
 Status Coprocess::exchange(std::string_view out, std::size_t want, std::vector<std::string>& lines,
                            std::chrono::milliseconds deadline, std::size_t max_line) {
+  bool given = false;
+  return exchange(
+      [&](std::string& buf) {
+        if (given) return false;
+        given = true;
+        buf.append(out);
+        return !out.empty();
+      },
+      want, lines, deadline, max_line);
+}
+
+Status Coprocess::exchange(const std::function<bool(std::string&)>& more, std::size_t want,
+                           std::vector<std::string>& lines, std::chrono::milliseconds deadline, std::size_t max_line) {
   if (sock_ < 0) return make_error(Errc::io_error, "it is not running");
+  std::string out;
+  bool more_left = true;
+  auto refill = [&] {
+    out.clear();
+    more_left = more_left && more(out);
+  };
+  refill();
   std::size_t sent = 0, got = 0;
   std::int64_t due = now_ms() + deadline.count();
   char buf[1 << 16];
@@ -136,6 +160,10 @@ Status Coprocess::exchange(std::string_view out, std::size_t want, std::vector<s
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         return make_error(Errc::io_error, std::string("it stopped reading its stdin (") + std::strerror(errno) + ")");
       if (n > 0) sent += static_cast<std::size_t>(n);
+      if (sent == out.size() && more_left) {
+        refill();
+        sent = 0;
+      }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::recv(sock_, buf, sizeof buf, 0);

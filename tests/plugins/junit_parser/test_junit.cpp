@@ -357,3 +357,38 @@ TEST_CASE("hostctl autofix fixes a vitest project: the re-run of the one test, t
   CHECK(narrowed);
   CHECK(repo.events("Committed").size() == 1);
 }
+
+TEST_CASE("progress: live on a terminal (elapsed time, redrawn in place), one plain line per step in CI or a pipe") {
+  need(k_fixtures / "vitest/node_modules/.bin/vitest");
+  test::GitRepo repo(vitest_project(true));
+  fs::create_directory_symlink(k_fixtures / "vitest/node_modules", repo.dir() / "node_modules");
+  // hostctl under a pseudo-terminal (Python's pty), everything it wrote to it on stdout.
+  const std::string under_pty =
+      "import os, pty, sys\n"
+      "pid, fd = pty.fork()\n"
+      "if pid == 0:\n"
+      "    os.execv(sys.argv[1], sys.argv[1:])\n"
+      "out = b''\n"
+      "while True:\n"
+      "    try:\n"
+      "        chunk = os.read(fd, 65536)\n"
+      "    except OSError:\n"
+      "        break\n"
+      "    if not chunk:\n"
+      "        break\n"
+      "    out += chunk\n"
+      "os.waitpid(pid, 0)\n"
+      "sys.stdout.buffer.write(out)\n";
+  write_file(repo.dir() / "pty_run.py", under_pty);
+  auto tty = test::run_in(repo.dir(), {"python3", "pty_run.py", FIXHOST_HOSTCTL, "detect"}, {{"CI", ""}, {"TERM", "xterm"}});
+  CHECK(tty.out.find("\r\x1b[K[") != std::string::npos);
+  CHECK(tty.out.find("s] running junit suite 'unit' (detect) ...") != std::string::npos);
+  auto ci = test::run_in(repo.dir(), {"python3", "pty_run.py", FIXHOST_HOSTCTL, "detect"}, {{"CI", "true"}});
+  CHECK(ci.out.find("\x1b[K") == std::string::npos);
+  CHECK(ci.out.find("running junit suite 'unit' (detect) ...\r\n") != std::string::npos);
+  auto piped = repo.hostctl({"detect"});
+  CHECK(piped.err.find("\x1b[K") == std::string::npos);
+  CHECK(piped.err.find("running junit suite 'unit' (detect) ...\n") != std::string::npos);
+  auto quiet = repo.hostctl({"-q", "detect"});
+  CHECK(quiet.err.find("running junit suite") == std::string::npos);
+}

@@ -30,8 +30,9 @@ struct Family {
 };
 
 inline Status read_family_table(const toml::table& t, Family& f, const std::string& where) {
-  for (const auto& [k, v] : t) {
-    const std::string key(k.str());
+  for (const auto& kv : t) {
+    const std::string key(kv.first.str());
+    const toml::node& v = kv.second;  // a plain reference: lambdas cannot capture bindings (C++20 clang 14)
     auto list = [&](std::vector<std::string>& out) -> Status {
       const toml::array* a = v.as_array();
       if (!a) return Status(Errc::invalid_argument, where + "." + key + " must be an array of strings");

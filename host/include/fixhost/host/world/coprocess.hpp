@@ -5,6 +5,7 @@
 // a time; the destructor stops it.
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,11 @@ class Coprocess {
   // their '\n'. Errors: Timeout (hang), IOError (it closed its stdout or died), InvalidArgument
   // (a line longer than `max_line` bytes).
   Status exchange(std::string_view out, std::size_t want, std::vector<std::string>& lines,
+                  std::chrono::milliseconds deadline, std::size_t max_line = 64u << 20);
+  // The same, with what to send made as it goes: `more(buf)` appends the next lines to `buf`
+  // when all before them are sent, and returns false when there is nothing left, so the child
+  // works on the first lines while the rest are made.
+  Status exchange(const std::function<bool(std::string&)>& more, std::size_t want, std::vector<std::string>& lines,
                   std::chrono::milliseconds deadline, std::size_t max_line = 64u << 20);
 
   // Closes its stdin, gives it `grace` to exit, then kills its group and reaps it. Idempotent.
