@@ -32,27 +32,8 @@ class JunitParser final : public sdk::Plugin {
   }
 
   Status on_event(const sdk::Event& event, sdk::Emitter& out) override {
-    auto run = events::decode<events::SuiteFinished>(event);
-    if (!run) return run.status();
-    if (run->runner != "junit") return Status::ok();
-    try {
-      ParseOutcome o = parse_junit_run(*run, families_);
-      for (auto& f : o.failures) {
-        f.runner = run->runner;
-        f.suite = run->suite;
-        out.emit(f);
-      }
-      o.summary.suite = run->suite;
-      o.summary.runner = run->runner;
-      o.summary.purpose = run->purpose;
-      o.summary.test_id = run->test_id;
-      out.emit(o.summary);
-    } catch (const std::exception& e) {
-      return Status(Errc::internal, "junit_parser: parsing suite '" + run->suite + "' (event " +
-                                        std::to_string(event.seq) + ") failed: " + e.what() +
-                                        "; this is a parser bug: report it with the run's events");
-    }
-    return Status::ok();
+    return runner_report::emit_parsed("junit_parser", "junit", event, out,
+                                      [this](const events::SuiteFinished& run) { return parse_junit_run(run, families_); });
   }
 
  private:

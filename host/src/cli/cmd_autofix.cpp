@@ -68,12 +68,9 @@ void register_autofix(CLI::App& app, Shared& shared) {
   cmd->add_flag("--json", o->json, "Print the result as JSON (run id, commit, every failure's outcome)");
   cmd->callback([o, &shared] {
     auto progress = progress_printer(shared);
-    fs::path root = repo_root(o->repo);
-    auto config = load_config(root);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, o->repo, root);
+    if (!config) return;
     if (o->max_attempts > 0) config->max_attempts = o->max_attempts;
     for (auto [text, field, name] : {std::tuple{o->budget, &config->run_budget, "--budget"},
                                      std::tuple{o->attempt_budget, &config->attempt_budget, "--attempt-budget"}}) {

@@ -30,12 +30,9 @@ void register_detect(CLI::App& app, Shared& shared) {
   cmd->add_flag("--no-flaky-check", o->no_flaky, "Do not re-run the failures (no flaky check)");
   cmd->callback([o, &shared] {
     auto progress = progress_printer(shared);
-    fs::path root = repo_root(o->repo);
-    auto config = load_config(root);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, o->repo, root);
+    if (!config) return;
     for (const auto& n : config->notes) progress("note: " + n);
     RunOptions ro;
     ro.store_dir = resolve_store(shared.global, root);

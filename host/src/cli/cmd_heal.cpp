@@ -43,12 +43,9 @@ void register_heal(CLI::App& app, Shared& shared) {
   cmd->callback([o, &shared, verify_cmd] {
     if (*verify_cmd && (*verify_cmd)->parsed()) return;  // `heal verify` runs alone
     auto progress = progress_printer(shared);
-    fs::path root = repo_root(o->repo);
-    auto config = load_config(root, false);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, o->repo, root, false);
+    if (!config) return;
     if (!o->agent.empty()) config->agent = o->agent;
     heal::HealOptions ho;
     ho.store_dir = resolve_store(shared.global, root);
@@ -96,12 +93,9 @@ void register_heal(CLI::App& app, Shared& shared) {
   verify->add_option("--window", v->window, "Time without a recurrence after the merge that counts as stopped (default: 24h)");
   verify->add_flag("--json", v->json, "One JSON object: {run, prs: [{number, issue_id, url, state, human_commits, recurrence, events_since, error}]}");
   verify->callback([v, &shared] {
-    fs::path root = repo_root(v->repo);
-    auto config = load_config(root, false);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, v->repo, root, false);
+    if (!config) return;
     auto window = parse_duration(v->window);
     if (!window) {
       shared.exit_code = fail(window.status().message());

@@ -29,12 +29,9 @@ void register_serve(CLI::App& app, Shared& shared) {
   cmd->add_option("--listen", o->listen, "ADDR:PORT to listen on (default: [heal] listen, else 127.0.0.1:8765; port 0: any free one)");
   cmd->add_option("--threads", o->threads, "I/O threads (default: 2)")->check(CLI::Range(1, 64));
   cmd->callback([o, &shared] {
-    fs::path root = repo_root(o->repo);
-    auto config = load_config(root, false);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, o->repo, root, false);
+    if (!config) return;
     heal::ServeOptions so;
     so.store_dir = resolve_store(shared.global, root);
     for (const auto& p : shared.global.plugins) so.extra_plugin_dirs.push_back(fs::absolute(p));

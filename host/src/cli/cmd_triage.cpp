@@ -35,12 +35,9 @@ void register_triage(CLI::App& app, Shared& shared) {
   cmd->add_option("--threads", o->threads, "Threads that triage (1 or 2; default: 2 on a machine with more than one core)")
       ->check(CLI::Range(1, 2));
   cmd->callback([o, &shared] {
-    fs::path root = repo_root(o->repo);
-    auto config = load_config(root, false);
-    if (!config) {
-      shared.exit_code = fail(config.status().to_string());
-      return;
-    }
+    fs::path root;
+    auto config = load_repo_config(shared, o->repo, root, false);
+    if (!config) return;
     heal::TriageQuery q;
     if (o->since != "all") {
       auto since = parse_since(o->since, events::now_us());

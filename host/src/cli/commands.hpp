@@ -2,9 +2,11 @@
 // Each hostctl command registers itself on the CLI11 app; its callback sets the exit code.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "fixhost/host/cli_util.hpp"
+#include "fixhost/host/config.hpp"
 
 namespace CLI {
 class App;
@@ -36,5 +38,10 @@ std::function<void(const std::string&)> progress_printer(const Shared& shared);
 
 // Prints "hostctl: <message>" on stderr and returns k_exit_cannot_run (or `code`).
 int fail(const std::string& message, int code = k_exit_cannot_run);
+
+// The repository root of `repo` (into `root`) and its fixhost.toml. On an error: prints it, sets
+// the exit code (2) and returns nothing.
+std::optional<Config> load_repo_config(Shared& shared, const std::string& repo, std::filesystem::path& root,
+                                       bool probe_python = true);
 
 }  // namespace fixhost::host::cli

@@ -140,6 +140,17 @@ int fail(const std::string& message, int code) {
   return code;
 }
 
+std::optional<Config> load_repo_config(Shared& shared, const std::string& repo, std::filesystem::path& root,
+                                       bool probe_python) {
+  root = repo_root(repo);
+  auto config = load_config(root, probe_python);
+  if (!config) {
+    shared.exit_code = fail(config.status().to_string());
+    return std::nullopt;
+  }
+  return std::move(*config);
+}
+
 }  // namespace fixhost::host::cli
 
 int main(int argc, char** argv) {

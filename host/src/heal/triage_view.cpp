@@ -111,6 +111,24 @@ std::string iso(std::int64_t us) {
   return buf;
 }
 
+// The accumulated groups as the view shows them: counts and users summed, priority, sorted.
+void finish_groups(std::map<std::string, Acc>&& groups, TriageView& view) {
+  for (auto& [id, a] : groups) {
+    TriageGroup g = std::move(a.g);
+    g.count = a.event_count;
+    for (const auto& [issue, c] : a.issue_counts) g.count += c;
+    g.users = a.users.size();
+    for (const auto& [issue, u] : a.issue_users) g.users += u;
+    g.priority = static_cast<double>(g.count) * static_cast<double>(g.weight);
+    view.groups.push_back(std::move(g));
+  }
+  std::sort(view.groups.begin(), view.groups.end(), [](const TriageGroup& a, const TriageGroup& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.last_seen_us != b.last_seen_us) return a.last_seen_us > b.last_seen_us;
+    return a.group < b.group;
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -153,20 +171,7 @@ Result<TriageView> triage_from(const FactSource& facts, std::uint64_t last_seq,
   });
   if (!st) return st;
   if (!inner) return inner;
-  for (auto& [id, a] : sink.groups) {
-    TriageGroup g = std::move(a.g);
-    g.count = a.event_count;
-    for (const auto& [issue, c] : a.issue_counts) g.count += c;
-    g.users = a.users.size();
-    for (const auto& [issue, u] : a.issue_users) g.users += u;
-    g.priority = static_cast<double>(g.count) * static_cast<double>(g.weight);
-    view.groups.push_back(std::move(g));
-  }
-  std::sort(view.groups.begin(), view.groups.end(), [](const TriageGroup& a, const TriageGroup& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.last_seen_us != b.last_seen_us) return a.last_seen_us > b.last_seen_us;
-    return a.group < b.group;
-  });
+  finish_groups(std::move(sink.groups), view);
   view.plugin_failures = std::move(sink.failures);
   return view;
 }
@@ -338,20 +343,7 @@ Result<TriageView> triage_view(const store::EventLog& log,
     for (auto& f : w->sink->failures)
       if (view.plugin_failures.size() < 20) view.plugin_failures.push_back(std::move(f));
   }
-  for (auto& [id, a] : groups) {
-    TriageGroup g = std::move(a.g);
-    g.count = a.event_count;
-    for (const auto& [issue, c] : a.issue_counts) g.count += c;
-    g.users = a.users.size();
-    for (const auto& [issue, u] : a.issue_users) g.users += u;
-    g.priority = static_cast<double>(g.count) * static_cast<double>(g.weight);
-    view.groups.push_back(std::move(g));
-  }
-  std::sort(view.groups.begin(), view.groups.end(), [](const TriageGroup& a, const TriageGroup& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.last_seen_us != b.last_seen_us) return a.last_seen_us > b.last_seen_us;
-    return a.group < b.group;
-  });
+  finish_groups(std::move(groups), view);
   return view;
 }
 
