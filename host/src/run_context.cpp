@@ -47,12 +47,6 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
   auto log = store::EventLog::open(options.store_dir, so);
   if (!log) return log.status();
   ctx->log_ = std::move(log.value());
-  // The store (and the worktrees in it) stays out of git without the user doing anything: a
-  // `git add -A` in the repository never picks it up.
-  if (std::error_code ec; !std::filesystem::exists(options.store_dir / ".gitignore", ec)) {
-    std::ofstream ignore(options.store_dir / ".gitignore");
-    ignore << "# fixhost's event store and run worktrees: never part of the repository\n*\n";
-  }
   ctx->plugins_ = load_configured_plugins(config, options.extra_plugin_dirs);
   for (const auto& r : ctx->plugins_.refused) spdlog::warn("plugin refused: {}", r.reason);
   ctx->bus_ = std::make_unique<Bus>();

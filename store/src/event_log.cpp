@@ -60,11 +60,24 @@ DirState classify(const fs::path& dir, std::error_code& ec) {
   if (fs::exists(dir / k_marker_file, ec)) return DirState::store;
   bool empty = true;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename() == k_lock_file) continue;  // left by an interrupted create
+    const auto name = entry.path().filename();
+    if (name == k_lock_file || name == k_ignore_file) continue;  // left by an interrupted create
     empty = false;
     break;
   }
   return empty ? DirState::empty : DirState::foreign;
+}
+
+// A reader found a store whose database is not complete yet: either its creator is still at it,
+// or it was stopped before the first event (then the store holds nothing, and the next writer
+// finishes it).
+Status incomplete_store(const fs::path& dir) {
+  if (auto w = live_writer(dir))
+    return make_error(Errc::not_found, "store " + q(dir) + " is still being created by " + w->holder + " (pid " +
+                                           std::to_string(w->pid) + ") and has no events yet; try again");
+  return make_error(Errc::not_found, "store " + q(dir) +
+                                         " holds no events: its creator stopped before the first one; the next "
+                                         "writing command (hostctl autofix, serve, ...) completes it");
 }
 
 // RocksDB data files exist but CURRENT does not: opening with create_if_missing would start a
@@ -568,6 +581,9 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
   }
 
   if (options.writable) {
+    // First, before the lock and the database: a store killed at any point of its creation is
+    // already out of git's sight.
+    if (auto s = write_ignore(dir); !s) return s;
     auto fd = take_lock(dir, options.holder, impl->me);
     if (!fd) return fd.status();
     impl->lock_fd = *fd;
@@ -608,12 +624,11 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const fs::path& dir_in, const S
   } else {
     if (!fs::exists(dir / "CURRENT", ec)) {
       if (has_data_without_current(dir)) return damaged(dir, "its CURRENT file is missing");
-      return make_error(Errc::not_found, "store " + q(dir) + " is still being created and has no events yet; try again");
+      return incomplete_store(dir);
     }
     auto complete = check_column_families(dir);
     if (!complete) return complete.status();
-    if (!*complete)
-      return make_error(Errc::not_found, "store " + q(dir) + " is still being created and has no events yet; try again");
+    if (!*complete) return incomplete_store(dir);
     if (auto s = impl->open_read_only(); !s) return s;
   }
 
@@ -764,18 +779,7 @@ Status EventLog::refresh() const {
 std::optional<WriterInfo> EventLog::writer() const {
   const Impl& m = *impl_;
   if (m.lock_fd >= 0) return m.me;
-  const fs::path p = m.dir / k_lock_file;
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::optional<WriterInfo> w;
-  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    ::flock(fd, LOCK_UN);  // nobody holds it
-  } else if (errno == EWOULDBLOCK) {
-    w = read_holder(fd);
-    if (!w) w = WriterInfo{0, "unknown", 0};
-  }
-  ::close(fd);
-  return w;
+  return live_writer(m.dir);
 }
 
 const fs::path& EventLog::dir() const { return impl_->dir; }

@@ -103,6 +103,25 @@ Status write_marker(const fs::path& dir) {
   return sync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
+Status write_ignore(const fs::path& dir) {
+  const fs::path p = dir / k_ignore_file;
+  std::error_code ec;
+  if (fs::exists(p, ec)) return Status::ok();
+  const fs::path tmp = dir / (std::string(k_ignore_file) + ".tmp." + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "# fixhost's event store and run worktrees: never part of the repository\n*\n";
+    out.flush();
+    if (!out) return make_error(Errc::io_error, "cannot write " + q(tmp));
+  }
+  fs::rename(tmp, p, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return make_error(Errc::io_error, "cannot create " + q(p) + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
 // ---- the writer lock ----------------------------------------------------------------------
 
 std::optional<WriterInfo> parse_lock(const std::string& text) {
@@ -146,6 +165,20 @@ std::optional<WriterInfo> read_holder(int fd) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return std::nullopt;
+}
+
+std::optional<WriterInfo> live_writer(const fs::path& dir) {
+  const fs::path p = dir / k_lock_file;
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<WriterInfo> w;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);  // nobody holds it
+  } else if (errno == EWOULDBLOCK) {
+    w = read_holder(fd).value_or(WriterInfo{0, "unknown", 0});
+  }
+  ::close(fd);
+  return w;
 }
 
 Status busy(const fs::path& dir, const std::optional<WriterInfo>& w) {

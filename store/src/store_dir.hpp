@@ -20,6 +20,8 @@ inline constexpr std::string_view k_format_name = "fixhost-store";
 inline constexpr int k_format_version = 1;
 inline constexpr const char* k_lock_file = "WRITER";
 inline constexpr const char* k_high_water_file = "HIGH_WATER";
+// Keeps the store (and the run worktrees under it) out of the repository it lives in.
+inline constexpr const char* k_ignore_file = ".gitignore";
 // A leader stops adding queued batches to its group past this many envelope bytes.
 inline constexpr std::size_t k_group_bytes = 16 << 20;
 inline constexpr std::size_t k_scan_readahead = 2 << 20;
@@ -37,11 +39,16 @@ std::string utc_time(std::int64_t us);
 Status check_marker(const std::filesystem::path& dir);
 Status sync_path(const std::filesystem::path& p, int flags);
 Status write_marker(const std::filesystem::path& dir);
+// Writes `.gitignore` (ignore everything) by rename when it is missing, so a `git add -A` or a
+// status of the repository never sees the store, even one killed while it was being created.
+Status write_ignore(const std::filesystem::path& dir);
 
 // Takes the writer lock (flock on WRITER) and records the holder; Busy names whoever has it.
 Result<int> take_lock(const std::filesystem::path& dir, const std::string& holder, WriterInfo& me);
 // The holder recorded in a lock file someone else holds.
 std::optional<WriterInfo> read_holder(int fd);
+// The process holding `dir`'s writer lock now, if any (its pid 0 when the lock file is unreadable).
+std::optional<WriterInfo> live_writer(const std::filesystem::path& dir);
 
 // The high-water mark: HIGH_WATER holds "<seq> <seq>\n" (the same 20-digit number twice), the
 // highest seq ever acknowledged to an appender. The writer rewrites it in place after every

@@ -341,7 +341,11 @@ TEST_CASE("issue 9: SIGKILL of autofix at random points leaves the checkout byte
       continue;
     }
     auto runs = p.hostctl("runs --json");
-    REQUIRE_MESSAGE(runs.code == 0, runs.out);
+    if (runs.code != 0) {  // killed while the store was being created: it says so, and holds nothing
+      CHECK_MESSAGE(runs.out.find("holds no events: its creator stopped") != std::string::npos, runs.out);
+      CHECK(p.git("branch --list 'fixhost/*'").empty());
+      continue;
+    }
     CHECK(p.hostctl("events --json").code == 0);
     auto rj = nlohmann::json::parse(runs.out);
     for (const auto& r : rj) {

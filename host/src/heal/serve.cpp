@@ -542,10 +542,6 @@ Status serve(const Config& config, const ServeOptions& options) {
   auto opened = store::EventLog::open(options.store_dir, so);
   if (!opened) return opened.status();
   std::unique_ptr<store::EventLog> log = std::move(*opened);
-  if (std::error_code ec; !std::filesystem::exists(options.store_dir / ".gitignore", ec)) {
-    std::ofstream ignore(options.store_dir / ".gitignore");
-    ignore << "# fixhost's event store and run worktrees: never part of the repository\n*\n";
-  }
   LoadReport plugins = load_configured_plugins(config, options.extra_plugin_dirs);
   for (const auto& r : plugins.refused) spdlog::warn("plugin refused: {}", r.reason);
   auto bus = std::make_unique<Bus>();
