@@ -215,8 +215,22 @@ struct AttemptStarted {
   }
 };
 
+// What an agent reported spending on one attempt (FIXHOST_USAGE_FILE, docs/USAGE.md). `known`
+// false: the agent reported nothing (or garbage), so the spend is unknown, never zero.
+struct AgentUsage {
+  bool known = false;
+  std::int64_t input_tokens = -1;   // -1: not reported
+  std::int64_t output_tokens = -1;  // -1: not reported
+  double cost_usd = -1;             // -1: not reported
+  std::string model;
+  template <class F> void fields(F&& f) {
+    f("known", known); f("input_tokens", input_tokens); f("output_tokens", output_tokens);
+    f("cost_usd", cost_usd); f("model", model);
+  }
+};
+
 struct AttemptFinished {
-  FIXHOST_PAYLOAD(AttemptFinished, 1);
+  FIXHOST_PAYLOAD(AttemptFinished, 2);
   std::string test_id;
   std::uint32_t attempt = 0;
   std::string category;  // of the failure being fixed (test edits are allowed for some)
@@ -231,11 +245,13 @@ struct AttemptFinished {
   // What the host saw of git and the file system (facts the policy plugin judges):
   std::vector<std::string> git_changes;  // "HEAD moved a1b2 -> c3d4", "ref refs/heads/main moved ...", ...
   std::vector<std::string> escapes;      // touched paths that are symlinks leading outside the worktree
-  template <class F> void fields(F&& f, std::uint16_t) {
+  AgentUsage usage;                      // v2: what the agent said it spent (unknown before v2)
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("test_id", test_id); f("attempt", attempt); f("category", category); f("agent_exit", agent_exit);
     f("signal", signal); f("timed_out", timed_out); f("duration_ms", duration_ms); f("diff", diff);
     f("files_touched", files_touched); f("output", output); f("summary", summary);
     f("git_changes", git_changes); f("escapes", escapes);
+    if (v >= 2) f("usage", usage);
   }
 };
 
