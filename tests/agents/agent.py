@@ -175,5 +175,29 @@ elif mode in ("hostile", "net"):  # issue 9: escapes tried one by one, each outc
         attempt_escape("commit", lambda: git("commit", "-q", "--allow-empty", "-m", "agent commit"))
         attempt_escape("push", lambda: git("push", "-q", "origin", "HEAD:refs/heads/agent-push"))
     correct()
+elif mode == "planted":  # issue 9: code the host itself runs later (re-run, verify) tries the escape
+    correct()
+    if "test_add" in test_id:
+        with open("calc/util.py", "a") as f:
+            f.write('''
+
+def _planted():
+    import json, os, pathlib, subprocess
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            capture_output=True, text=True).stdout.strip()
+    try:
+        (pathlib.Path(common).parent / ".env").write_text("SECRET=planted\\n")
+        done, error = True, ""
+    except OSError as e:
+        done, error = False, str(e)
+    log = os.environ.get("AGENT_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"planted": "env_in_checkout", "done": done, "error": error,
+                                "by_agent": "FIXHOST_ATTEMPT" in os.environ}) + "\\n")
+
+
+_planted()
+''')
 else:
     sys.exit(f"agent: unknown mode {mode}")

@@ -86,6 +86,33 @@ TEST_CASE("issue 9: under the sandbox a hostile agent's escapes fail at the sour
   CHECK(p.events("PolicyViolation").empty());  // nothing reached what the rails watch
 }
 
+// The agent's code also runs when the host re-runs the test and verifies the suite: those runs
+// are contained too, so code planted in the source cannot do later what the agent could not.
+TEST_CASE("issue 9: code an agent plants in the source is contained when the host's own re-runs execute it") {
+  Project p;
+  write_file(p.dir / ".gitignore", "__pycache__/\n.env\n");
+  REQUIRE(sh("git add .gitignore && git -c user.name=t -c user.email=t@e commit -qm ignore", p.dir).code == 0);
+  auto r = p.autofix("planted");
+  INFO(r.out);
+  CHECK(r.code == 0);
+  std::vector<nlohmann::json> planted;
+  for (const auto& c : p.agent_calls())
+    if (c.contains("planted")) planted.push_back(c);
+  bool host_ran_it = false;
+  for (const auto& c : planted) {
+    CAPTURE(c.dump());
+    CHECK(c["done"] == false);
+    CHECK(c["error"].get<std::string>().find("Read-only file system") != std::string::npos);
+    host_ran_it = host_ran_it || c["by_agent"] == false;
+  }
+  CHECK(host_ran_it);  // the re-run or the verify imported the planted module
+  CHECK_FALSE(fs::exists(p.dir / ".env"));
+  std::size_t contained_runs = 0;
+  for (const auto& s : p.events("SuiteStarted"))
+    if (s["purpose"] != "detect") ++contained_runs;
+  CHECK(contained_runs > 0);
+}
+
 TEST_CASE("issue 9: [sandbox] network = false cuts the agent's network, the default keeps it") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);

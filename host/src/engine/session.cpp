@@ -20,6 +20,7 @@ SuiteConfig Session::bounded_suite(const std::string& name) const {
   SuiteConfig s = *suite_named(cfg, name);
   auto left = std::chrono::duration_cast<std::chrono::seconds>(remaining()) + std::chrono::seconds(1);
   s.timeout = std::min(s.timeout, std::max(left, std::chrono::seconds(1)));
+  if (sandbox.on) s.sandbox = std::make_shared<const SandboxLayout>(sandbox.layout);
   return s;
 }
 

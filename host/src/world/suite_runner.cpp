@@ -1,4 +1,5 @@
 #include "fixhost/host/world/suite_runner.hpp"
+#include "fixhost/host/world/sandbox.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -350,6 +351,11 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
 
   ProcessSpec spec;
   spec.argv = s.argv;
+  if (suite.sandbox) {  // the worktree holds the agent's code: run it as contained as the agent
+    SandboxLayout layout = *suite.sandbox;
+    if (have_dir) layout.scratch.push_back(report_dir);
+    spec.argv = sandbox_argv(layout, s.argv);
+  }
   spec.cwd = s.cwd;
   spec.timeout = suite.timeout;
   spec.env = req.env;

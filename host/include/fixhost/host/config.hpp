@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fixhost/result.hpp"
 
 namespace fixhost::host {
+
+struct SandboxLayout;
 
 struct SuiteConfig {
   std::string name;
@@ -44,6 +47,10 @@ struct SuiteConfig {
   // Link the checkout's untracked node_modules next to the suite's package.json into the
   // worktree (jest suites without `setup`). Default: true
   bool link_node_modules = true;
+  // Not from fixhost.toml: set by the engine (Session::bounded_suite) when the suite runs in a
+  // run's worktree with the sandbox on, because the worktree then holds the agent's code (a
+  // conftest.py, a jest setup file) and the host's own runs of it are contained like the agent.
+  std::shared_ptr<const SandboxLayout> sandbox;
 };
 
 // [sandbox]: how agents (and lint, typecheck) are contained (docs/SAFETY.md#the-sandbox).
