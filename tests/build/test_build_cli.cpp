@@ -7,7 +7,7 @@ using namespace fixhost::test;
 using namespace fixhost::test::build;
 using nlohmann::json;
 
-TEST_CASE("--template writes a manifest with the feature; --plan-only validates and shows it") {
+TEST_CASE("--template writes a manifest with the feature, --plan-only validates and shows it") {
   BuildRepo repo;
   auto r = repo.hostctl({"build", "--template", "api-endpoint", "--feature", "order \"history\""});
   INFO(r.out << r.err);
@@ -37,7 +37,7 @@ TEST_CASE("--template writes a manifest with the feature; --plan-only validates 
   CHECK(repo.events("RunStarted").empty());  // nothing ran
 }
 
-TEST_CASE("the planner writes the manifest; the host validates it like a hand-written one") {
+TEST_CASE("the planner writes the manifest, the host validates it like a hand-written one") {
   BuildRepo repo;
   const std::string spec = (repo.dir() / "docs/specs/orders.md").string();
   // A planner that reads the spec and writes the fixture's manifest where it is told.

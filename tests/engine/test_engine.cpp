@@ -97,7 +97,7 @@ TEST_CASE("engine: an attempt that writes outside what it may is rejected, the p
   CHECK(snap->tree == at->before.tree);
 }
 
-TEST_CASE("engine: inside what it may write, an attempt passes the host's rules; a frozen file may not be touched, renamed away or not") {
+TEST_CASE("engine: inside what it may write, an attempt passes the host's rules, a frozen file may not be touched, renamed away or not") {
   {
     Rig r;
     auto at = r.attempt("printf 'def g():\\n    return 2\\n' > backend/more.py", {"backend/**"}, {});

@@ -185,7 +185,7 @@ TEST_CASE("heal --source api records what it fetched, alerts for protected P0, c
   CHECK(repo.hostctl({"events", "--json"}).out.size() == events_before);
 }
 
-TEST_CASE("heal: the rate guard alerts a human and fixes nothing; the report goes to the webhook") {
+TEST_CASE("heal: the rate guard alerts a human and fixes nothing, the report goes to the webhook") {
   std::vector<std::string> posted;
   StandIn chat([&](const SeenRequest& r) {
     posted.push_back(r.body);

@@ -124,7 +124,7 @@ const json& fix_group(const json& heal) {
 
 }  // namespace
 
-TEST_CASE("heal fix: reproduce, fix through the engine, commit, push fix/sentry-<id>, open one PR; a rerun opens none") {
+TEST_CASE("heal fix: reproduce, fix through the engine, commit, push fix/sentry-<id>, open one PR, a rerun opens none") {
   HealRig rig;
   const std::string head_before = rig.repo->git({"rev-parse", "HEAD"});
   auto r = rig.heal("correct");

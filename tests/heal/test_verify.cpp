@@ -34,7 +34,7 @@ std::string iso_now() {
 }
 }  // namespace
 
-TEST_CASE("heal verify: merged, closed and open PRs; recurrence only in a release newer than the merge") {
+TEST_CASE("heal verify: merged, closed and open PRs, recurrence only in a release newer than the merge") {
   TempDir tools("fixhost-gh");
   const auto gh = tools.path() / "gh";
   const auto calls = tools.path() / "calls";

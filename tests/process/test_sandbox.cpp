@@ -65,7 +65,7 @@ std::string tried(const std::string& cmd) { return "if { " + cmd + "; } 2>/dev/n
 
 }  // namespace
 
-TEST_CASE("issue 9: bubblewrap runs here (these tests need it; scripts/setup.sh installs it)") {
+TEST_CASE("issue 9: bubblewrap runs here (these tests need it, scripts/setup.sh installs it)") {
   CHECK(sandbox_unavailable("bwrap", true) == "");
   CHECK(sandbox_unavailable("bwrap", false) == "");
   auto missing = sandbox_unavailable("/nonexistent/fixhost-bwrap", true);

@@ -51,7 +51,7 @@ TEST_CASE("a failed stream is not merged, nor is anything depending on it") {
   CHECK(d.excluded == std::vector<std::string>{"backend: policy", "tests: depends on 'backend', which is not merged"});
 }
 
-TEST_CASE("contract wins on contract-owned files; shared files merge three-way; others are refused") {
+TEST_CASE("contract wins on contract-owned files, shared files merge three-way, others are refused") {
   auto d = wm::decide(plan(), {finished("contract", {"contract/api.json", "frontend/src/api/types.ts"}),
                                finished("frontend", {"frontend/src/api/types.ts", "frontend/a.ts", "package.json"}),
                                finished("backend", {"backend/a.py", "package.json"}),

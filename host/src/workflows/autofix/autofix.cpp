@@ -307,14 +307,17 @@ Result<AutofixResult> Autofix::run() {
   if (!sandbox) return refuse(sandbox.status().to_string());
   s_->sandbox = std::move(*sandbox);
   if (!s_->sandbox.warning.empty()) say(s_->sandbox.warning);
-  if (auto st = engine::prepare_suites(*s_); !st) {
-    // A setup or collect command cut short by the run's budget is the budget, not a bad suite.
-    if (!s_->over_budget()) return refuse(st.to_string());
+  // A setup, collect or first suite run cut short by the run's budget is the budget, not a bad
+  // suite: BudgetExceeded (exit 3), not a refusal (exit 2).
+  auto refuse_or_budget = [&](const std::string& why, const std::string& while_doing) -> Result<AutofixResult> {
+    if (!s_->over_budget()) return refuse(why);
     const auto total = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.run_budget).count();
     if (auto e = s_->exceed("run_time", total, total, "", 0); !e) return e;
-    s_->commit_note = "the time budget ran out while the worktree was prepared";
+    s_->commit_note = "the time budget ran out while " + while_doing;
     return finish();
-  }
+  };
+  if (auto st = engine::prepare_suites(*s_); !st)
+    return refuse_or_budget(st.to_string(), "the worktree was prepared");
 
   // DETECT and DIAGNOSE (the parsers, the classifier and the orderer are plugins).
   DetectOptions dopts;
@@ -322,7 +325,7 @@ Result<AutofixResult> Autofix::run() {
   dopts.progress = opts_.progress;
   auto det = run_detect(*run_, s_->bounded(), dopts);
   if (!det) return det.status();
-  if (!det->error.empty()) return refuse(det->error);
+  if (!det->error.empty()) return refuse_or_budget(det->error, "the suites ran in the worktree");
   if (!det->wide_protections.empty()) {
     std::string why = "a built-in protection covers most of this repository, so every fix would be refused:";
     for (const auto& w : det->wide_protections)
