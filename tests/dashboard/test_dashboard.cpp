@@ -434,6 +434,11 @@ TEST_CASE("--charts --json: every chart's numbers on a known history") {
     CHECK(r.code == 0);
     for (const char* name : host::k_dashboard_charts) CHECK(r.out.find(std::string(name) + ": ") != std::string::npos);
   }
+  SUBCASE("an --html file that cannot be written exits 2 naming it") {
+    auto r = repo.hostctl({"stats", "--html", "/nonexistent-dir/dash.html"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("/nonexistent-dir/dash.html") != std::string::npos);
+  }
   SUBCASE("--rebuild does not combine with --charts") {
     auto r = repo.hostctl({"stats", "--charts", "--rebuild"});
     CHECK(r.code == 2);
