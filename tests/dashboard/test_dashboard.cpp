@@ -387,6 +387,10 @@ TEST_CASE("--charts --json: every chart's numbers on a known history") {
   CHECK(st["points"][0]["run"] == "af-1");
   CHECK(st["points"][0]["rate"].get<double>() == doctest::Approx(2.0 / 3));
   CHECK(st["points"][1]["rate"].get<double>() == 1);
+  // The points are counted by the stats rules: they add up to the stats figures.
+  const json figures = run_json(repo, {"stats"});
+  CHECK(st["fixed"] == figures["autofix"]["fixed"]["value"]);
+  CHECK(st["unfixable"] == figures["autofix"]["unfixable"]["value"]);
   const json& ap = charts["attempts_per_fix"];
   CHECK(ap["fixes"] == 3);
   CHECK(ap["mean"].get<double>() == doctest::Approx(4.0 / 3));
@@ -395,7 +399,9 @@ TEST_CASE("--charts --json: every chart's numbers on a known history") {
   CHECK(charts["policy_violations_by_rule"]["total"] == 1);
   const json& tp = charts["time_per_fix"];
   CHECK(tp["median_ms"].get<double>() == 30000);
-  CHECK(tp["median_ms_listed"].get<double>() == 30000);
+  CHECK(tp["median_ms_scan"].get<double>() == 30000);
+  CHECK(tp["listed"] == 3);
+  CHECK(st["per"] == "run");
   CHECK(tp["count"] == 3);
   const json& cost = charts["cost_per_fix"];
   CHECK(cost["attempts"] == 5);
@@ -473,7 +479,7 @@ TEST_CASE("--html renders in headless Chromium with the charts' numbers in the D
   const fs::path shots = FIXHOST_DASHBOARD_OUTPUT;
   fs::create_directories(shots);
   fs::remove(shots / "dashboard.png");
-  auto shot = chromium({"--screenshot=" + (shots / "dashboard.png").string(), "--window-size=1280,2000",
+  auto shot = chromium({"--screenshot=" + (shots / "dashboard.png").string(), "--window-size=1280,3200",
                         "--hide-scrollbars", "file://" + page.string()},
                        tmp.path());
   CHECK_MESSAGE(shot.code == 0, "chromium: " << shot.err.substr(0, 2000));

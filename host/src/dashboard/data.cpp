@@ -5,6 +5,7 @@
 // time runs from its first AttemptStarted to that FailureResolved.
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <set>
@@ -199,6 +200,26 @@ Json field(const Json& obj, const char* key) {
   const Json& f = obj[key];
   return f.is_object() && f.contains("value") ? f["value"] : Json(nullptr);
 }
+// The last `n` elements of a list (the most recent: lists are oldest first), so that a page of a
+// big store stays small; the chart says how many it lists of how many.
+constexpr std::size_t k_list_limit = 100;
+Json last_n(const Json& list, std::size_t n = k_list_limit) {
+  if (list.size() <= n) return list;
+  Json out = Json::array();
+  for (std::size_t i = list.size() - n; i < list.size(); ++i) out.push_back(list[i]);
+  return out;
+}
+// More runs than this and the success rate is drawn per UTC day.
+constexpr std::size_t k_max_points = 200;
+std::string utc_day(std::int64_t us) {
+  const std::time_t t = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
 Json num_or_null(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 Json value_of(const Json& figure) { return figure.is_object() && figure.contains("value") ? figure["value"] : Json(nullptr); }
 
@@ -276,34 +297,51 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
   const auto autofix_runs = runs_of("autofix");
   Json charts = Json::object();
 
-  // ---- fix success rate over time: one point per autofix run, from `hostctl stats --run`.
+  // ---- fix success rate over time: one point per autofix run; a run's fixed and unfixable are
+  // counted by the rules of `hostctl stats` (part_of in stats.cpp), their sums are its figures.
   {
     Json points = Json::array();
     std::uint64_t fixed = 0, unfixable = 0;
-    auto st = log.read_projection(k_stats_projection, [&](const store::ProjectionView& view) {
-      for (const auto& id : autofix_runs) {
-        StatsQuery one = q;
-        one.run = id;
-        one.since_us.reset();
-        one.mode = "autofix";
-        auto r = stats_from_view(view, one);
-        if (!r) return r.status();
-        const Json& a = (*r)["autofix"];
-        const std::uint64_t f = value_of(a["fixed"]).is_number() ? value_of(a["fixed"]).get<std::uint64_t>() : 0;
-        const std::uint64_t u = value_of(a["unfixable"]).is_number() ? value_of(a["unfixable"]).get<std::uint64_t>() : 0;
-        fixed += f, unfixable += u;
-        points.push_back({{"run", id}, {"start_us", s.runs[id].start_us}, {"fixed", f}, {"unfixable", u},
-                          {"rate", value_of(a["fix_success_rate"])}});
+    for (const auto& id : autofix_runs) {
+      std::uint64_t f = 0, u = 0;
+      for (const auto& [test, t] : s.tests[id]) {
+        const bool reverted_fix = t.outcome == "fixed" && t.last_revert == "regression";
+        if (t.outcome == "fixed" && !reverted_fix) ++f;
+        else if (t.outcome == "unfixable" || t.outcome == "unverified" || reverted_fix) ++u;
       }
-      return Status::ok();
-    });
-    if (!st) return st;
+      fixed += f, unfixable += u;
+      points.push_back({{"run", id}, {"day", utc_day(s.runs[id].start_us)}, {"start_us", s.runs[id].start_us},
+                        {"runs", 1}, {"fixed", f}, {"unfixable", u},
+                        {"rate", f + u ? Json(static_cast<double>(f) / static_cast<double>(f + u)) : Json(nullptr)}});
+    }
+    const std::size_t run_count = points.size();
+    std::string per = "run";
+    if (points.size() > k_max_points) {  // one point per UTC day: its runs' fixed / (fixed + unfixable)
+      per = "day";
+      Json days = Json::array();
+      for (const auto& p : points) {
+        if (days.empty() || days.back()["day"] != p["day"]) {
+          Json d = p;
+          d["run"] = nullptr;
+          days.push_back(d);
+          continue;
+        }
+        Json& d = days.back();
+        d["runs"] = d["runs"].get<std::uint64_t>() + 1;
+        d["fixed"] = d["fixed"].get<std::uint64_t>() + p["fixed"].get<std::uint64_t>();
+        d["unfixable"] = d["unfixable"].get<std::uint64_t>() + p["unfixable"].get<std::uint64_t>();
+        const double n = d["fixed"].get<double>() + d["unfixable"].get<double>();
+        d["rate"] = n > 0 ? Json(d["fixed"].get<double>() / n) : Json(nullptr);
+      }
+      points = last_n(days, k_max_points);
+    }
     const Json rate = field(autofix, "fix_success_rate");
     charts["fix_success_over_time"] = {
         {"title", "Fix success rate over time"},
         {"summary", "fixed / (fixed + unfixable) per autofix run; overall " + pct(rate) + " of " +
                         std::to_string(fixed + unfixable)},
-        {"rate", rate}, {"fixed", fixed}, {"unfixable", unfixable}, {"runs", points.size()}, {"points", points}};
+        {"rate", rate}, {"fixed", fixed}, {"unfixable", unfixable}, {"runs", run_count}, {"per", per},
+        {"listed", points.size()}, {"points", points}};
   }
 
   // ---- the fixes of the selected autofix runs (attempts, wall time, cost).
@@ -375,7 +413,8 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
         {"summary", "wall time from the first attempt to the fix; median " +
                         (med.is_number() ? fmt_ms(med.get<double>()) : std::string("-")) + " over " +
                         std::to_string(walls.size())},
-        {"median_ms", med}, {"median_ms_listed", num_or_null(median(walls))}, {"count", walls.size()}, {"fixes", list}};
+        {"median_ms", med}, {"median_ms_scan", num_or_null(median(walls))}, {"count", walls.size()},
+        {"listed", std::min(list.size(), k_list_limit)}, {"fixes", last_n(list)}};
   }
   {
     Json list = Json::array();
@@ -396,7 +435,8 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
                         " of " + std::to_string(attempts_total) + " attempts unknown"},
         {"mean_cost_per_fix_usd", mean}, {"fixes_with_known_cost", priced},
         {"fixes_with_unknown_cost", fixes.size() - priced}, {"attempts", attempts_total},
-        {"attempts_unknown", attempts_unknown}, {"known_cost_usd", known_cost}, {"fixes", list}};
+        {"attempts_unknown", attempts_unknown}, {"known_cost_usd", known_cost},
+        {"listed", std::min(list.size(), k_list_limit)}, {"fixes", last_n(list)}};
   }
 
   // ---- flaky tests: runs (autofix and detect) in which a test was found flaky.
@@ -415,7 +455,8 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
                              {"summary", std::to_string(order.size()) + " tests found flaky (runs in which each was)"},
                              {"tests_count", order.size()},
                              {"flaky_rate", field(autofix, "flaky_rate")},
-                             {"tests", tests}};
+                             {"listed", std::min(tests.size(), std::size_t{50})},
+                             {"tests", tests.size() > 50 ? Json(std::vector<Json>(tests.begin(), tests.begin() + 50)) : tests}};
   }
 
   // ---- heal: time to PR and what became of each PR.
@@ -451,7 +492,8 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
                       {"human_override_rate", field(heal, "human_override_rate")},
                       {"outcomes", oc},
                       {"recurrence", rc},
-                      {"prs", prs}};
+                      {"listed", std::min(prs.size(), k_list_limit)},
+                      {"prs", last_n(prs)}};
   }
 
   // ---- build: speed-up against the critical path, and each build's stream timeline.
@@ -504,11 +546,12 @@ Result<nlohmann::ordered_json> dashboard_data(const store::EventLog& log, const 
                         (field(build, "build_overhead").is_number() ? fmt(field(build, "build_overhead").get<double>(), 2) + "x"
                                                                        : std::string("-"))},
         {"parallel_speedup", sp}, {"build_overhead", field(build, "build_overhead")}, {"merges", speed.size()},
-        {"builds", speed}};
+        {"listed", std::min(speed.size(), k_list_limit)}, {"builds", last_n(speed)}};
     charts["build_timelines"] = {{"title", "Build stream timelines"},
                                  {"summary", std::to_string(timelines.size()) + " builds; the critical chain is outlined"},
                                  {"builds_count", timelines.size()},
-                                 {"builds", timelines}};
+                                 {"listed", std::min(timelines.size(), std::size_t{20})},
+                                 {"builds", last_n(timelines, 20)}};
   }
 
   Json out = Json::object();
