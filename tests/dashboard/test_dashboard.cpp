@@ -503,6 +503,20 @@ TEST_CASE("hostctl serve shows the same dashboard at / and its data at /dashboar
   CHECK(served["charts"] == charts);
   CHECK(test::http_request(serve.url(), "POST", "/").status == 405);
 
+  // Live: an event recorded while serve runs is in the next answer.
+  const std::string ev = nlohmann::json{{"event_id", "0123456789abcdef0123456789abcdef"}, {"level", "error"},
+                                        {"platform", "python"},
+                                        {"exception", {{"values", nlohmann::json::array({{{"type", "KeyError"}, {"value", "'x'"}}})}}}}
+                             .dump();
+  auto posted = test::http_request(serve.url(), "POST", "/api/7/store/", ev,
+                                   {{"X-Sentry-Auth", "Sentry sentry_key=k1, sentry_version=7, sentry_client=test/1.0"},
+                                    {"Content-Type", "application/json"}});
+  REQUIRE_MESSAGE(posted.status == 200, posted.body);
+  const json later = json::parse(test::http_request(serve.url(), "GET", "/dashboard.json").body);
+  CHECK(later["as_of_seq"].get<std::uint64_t>() > served["as_of_seq"].get<std::uint64_t>());
+  auto page2 = test::http_request(serve.url(), "GET", "/");
+  CHECK(page2.body.find("data-as-of-seq=\"" + later["as_of_seq"].dump() + "\"") != std::string::npos);
+
   TempDir tmp("fixhost-dashboard");
   auto dom = chromium({"--dump-dom", serve.url() + "/"}, tmp.path());
   REQUIRE_MESSAGE(dom.code == 0, "chromium: " << dom.err.substr(0, 2000));
