@@ -67,7 +67,7 @@ void write_history(const fs::path& dir) {
   stats_test::Writer w(**log, 4);
   using namespace stats_test;
   {  // af-1: a fixed in 1 attempt (30 s, $0.25); b fixed in 2 (60 s, one attempt unknown);
-     // c unfixable; the flaky one flaky.
+     // c unfixable (its attempt reported tokens, no cost); the flaky one flaky.
     const std::string r = "af-1";
     const std::int64_t t0 = utc_us(2026, 11, 1, 10);
     w.add(r, t0, started("autofix"));
@@ -90,7 +90,9 @@ void write_history(const fs::path& dir) {
     w.add(r, t0 + 90000000, finished_attempt("b", 2, std::nullopt));
     w.add(r, t0 + 100000000, resolved("b", "fixed", 2));
     w.add(r, t0 + 100000000, attempt("c", 1, "logic_bug"));
-    w.add(r, t0 + 110000000, finished_attempt("c", 1, 0.05));
+    auto tokens_only = finished_attempt("c", 1, 0.05);  // tokens reported, no cost: unknown cost
+    tokens_only.usage.cost_usd = -1;
+    w.add(r, t0 + 110000000, tokens_only);
     w.add(r, t0 + 110000000, reverted("c", "test_failed"));
     w.add(r, t0 + 120000000, resolved("c", "unfixable", 1, "attempts"));
     w.add(r, t0 + 130000000, finished("unfixable"));
@@ -347,7 +349,7 @@ void check_marks(const std::vector<Tag>& tags) {
   const Tag* cost = find_tag(tags, {{"id", "chart-cost_per_fix"}});
   CHECK(number(cost, "data-mean-cost-per-fix-usd") == doctest::Approx(0.175));
   CHECK(number(cost, "data-fixes-with-unknown-cost") == 1);
-  CHECK(number(cost, "data-attempts-unknown") == 1);
+  CHECK(number(cost, "data-attempts-unknown") == 2);
   // Flaky tests: the HTML-looking id is an attribute value and text, never an element.
   CHECK(number(find_tag(tags, {{"data-test", k_flaky}}), "data-runs") == 2);
   for (const auto& t : tags) CHECK_MESSAGE(t.name != "b", "a test id became markup");
@@ -405,11 +407,11 @@ TEST_CASE("--charts --json: every chart's numbers on a known history") {
   CHECK(tp["count"] == 3);
   const json& cost = charts["cost_per_fix"];
   CHECK(cost["attempts"] == 5);
-  CHECK(cost["attempts_unknown"] == 1);
+  CHECK(cost["attempts_unknown"] == 2);  // b's second (nothing reported) and c's (tokens, no cost)
   CHECK(cost["fixes_with_known_cost"] == 2);
   CHECK(cost["fixes_with_unknown_cost"] == 1);
   CHECK(cost["mean_cost_per_fix_usd"].get<double>() == doctest::Approx(0.175));
-  CHECK(cost["known_cost_usd"].get<double>() == doctest::Approx(0.9));
+  CHECK(cost["known_cost_usd"].get<double>() == doctest::Approx(0.85));
   for (const auto& f : cost["fixes"])
     if (f["test"] == "b") CHECK(f["cost_usd"].is_null());
   const json& fl = charts["flaky_tests"];

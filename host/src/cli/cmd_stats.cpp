@@ -31,7 +31,8 @@ void register_stats(CLI::App& app, Shared& shared) {
   cmd->add_flag("--json", o->json, "One JSON object with every figure as {value, count} (null value: nothing to compute it from)");
   cmd->add_option("--html", o->html,
                   "Write the dashboard to FILE: one self-contained HTML page of charts (inline SVG, nothing fetched "
-                  "when viewed; docs/STATS.md#the-dashboard)");
+                  "when viewed; docs/STATS.md#the-dashboard)")
+      ->type_name("FILE");
   cmd->add_flag("--charts", o->charts,
                 "Print each dashboard chart's data instead of the figures (with --json: one object per chart)");
   cmd->add_flag("--rebuild", o->rebuild, "Recompute from a full scan of the log instead of the projection");
