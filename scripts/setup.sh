@@ -13,6 +13,7 @@ pkgs=(cmake ninja-build g++ git pkg-config
       libssl-dev zlib1g-dev libbrotli-dev pkg-config python3-sentry-sdk  # heal: serve (OpenSSL HMAC, gzip, br), the SDK in tests
       python3-pytest python3-junitparser python3-flake8 python3-mypy
       bubblewrap
+      chromium  # the dashboard test renders hostctl stats --html headless (tests/dashboard/)
       node-typescript  # tsc for hostctl build's tests and demo (integration type check)
       libnats-dev nats-server  # the cluster (docs/CLUSTER.md); its tests start their own servers
       clang-14)  # the fuzz build (scripts/fuzz.sh, run by .ci/run); libFuzzer comes with it

@@ -21,7 +21,8 @@ void register_serve(CLI::App& app, Shared& shared) {
       "serve",
       "Accept Sentry SDK events (POST /api/<project>/store/ and /envelope/) and Sentry integration\n"
       "webhooks (POST /webhooks/sentry, signed with $SENTRY_CLIENT_SECRET), recording each error as\n"
-      "a SentryIssueIngested fact; GET /healthz and /metrics. Point an app at it with\n"
+      "a SentryIssueIngested fact; GET /healthz, /metrics, and the dashboard at / (its data:\n"
+      "/dashboard.json; docs/STATS.md). Point an app at it with\n"
       "SENTRY_DSN=http://<key>@127.0.0.1:8765/<project id>; keys are [heal] ingest_keys.\n"
       "Runs until SIGTERM/SIGINT, which drain the requests in flight.\n"
       "Exit 0: stopped by a signal; 2: could not start (store busy, bad address, bad config).");

@@ -22,6 +22,7 @@
 
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/bus.hpp"
+#include "fixhost/host/dashboard.hpp"
 #include "fixhost/host/run_context.hpp"
 #include "fixhost/host/stats.hpp"
 #include "fixhost/host/world/http/body.hpp"
@@ -309,6 +310,16 @@ class Session : public std::enable_shared_from_this<Session> {
       if (req_.method() != bhttp::verb::get && req_.method() != bhttp::verb::head) return answer(405, json_detail("use GET"));
       return answer(200, state_.draining ? R"({"status":"draining"})" : R"({"status":"ok"})");
     }
+    if (path == "/" || path == "/dashboard.json") {  // the dashboard (docs/STATS.md#the-dashboard)
+      if (req_.method() != bhttp::verb::get) return answer(405, json_detail("use GET"));
+      auto data = dashboard_data(state_.log, StatsQuery{});
+      if (!data) return answer(500, json_detail("could not compute the dashboard: " + data.status().to_string()));
+      if (path == "/dashboard.json")
+        return answer(200, data->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+      DashboardHtmlOptions ho;
+      ho.poll_url = "/dashboard.json";
+      return answer(200, dashboard_html(*data, ho), "text/html; charset=utf-8");
+    }
     if (path == "/metrics") {
       if (req_.method() != bhttp::verb::get) return answer(405, json_detail("use GET"));
       return answer(200, metrics_text(state_), "text/plain; version=0.0.4; charset=utf-8");
@@ -333,7 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
     state_.metrics.count("not_found");
     return answer(404, json_detail("no such endpoint '" + path +
                                    "'; fixhost serves /api/<project>/store/, /api/<project>/envelope/, "
-                                   "/webhooks/sentry, /healthz and /metrics"));
+                                   "/webhooks/sentry, /healthz, /metrics, / (the dashboard) and /dashboard.json"));
   }
 
   bool key_accepted(const std::string& key) const {
