@@ -23,6 +23,11 @@ std::string new_run_id() {
   return std::string(buf) + suffix;
 }
 
+Status ChannelSink::append(std::span<events::Event> batch) {
+  auto r = channel_.append(batch);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
 Status LogSink::append(std::span<events::Event> batch) {
   auto r = log_.append_batch(batch, durable_);
   return r.is_ok() ? Status::ok() : r.status();
@@ -45,6 +50,23 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
   so.holder = "hostctl " + options.mode;
   so.projections.push_back(stats_projection());
   auto log = store::EventLog::open(options.store_dir, so);
+  if (!log && log.status().code() == Errc::busy) {
+    // serve is the writer: hand it our batches, read through a read-only open.
+    auto channel = WriterChannel::connect(options.store_dir);
+    if (!channel) {
+      if (channel.status().code() != Errc::not_found)
+        spdlog::warn("the store's writer holds the lock; its writer channel: {}", channel.status().to_string());
+      return log.status();
+    }
+    store::StoreOptions ro;
+    ro.writable = false;
+    ro.create_if_missing = false;
+    ro.projections = so.projections;
+    log = store::EventLog::open(options.store_dir, ro);
+    if (!log) return log.status();
+    ctx->channel_ = std::move(*channel);
+    spdlog::info("hostctl serve writes this store: recording through {}", writer_socket_path(options.store_dir).string());
+  }
   if (!log) return log.status();
   ctx->log_ = std::move(log.value());
   ctx->plugins_ = load_configured_plugins(config, options.extra_plugin_dirs);
@@ -74,6 +96,15 @@ Result<std::unique_ptr<RunContext>> RunContext::start(const Config& config, cons
 Result<std::vector<events::Event>> RunContext::publish_event(events::Event e) {
   std::lock_guard<std::mutex> lock(publish_mu_);
   collected_.clear();
+  if (channel_) {
+    // Through serve: each batch is durable once serve answers it.
+    ChannelSink sink(*channel_);
+    auto r = bus_->publish(std::span<events::Event>(&e, 1), sink);
+    if (!r) return r.status();
+    std::vector<events::Event> out;
+    out.swap(collected_);
+    return out;
+  }
   // The fact and everything the plugins derive from it are acknowledged together: one fsync.
   LogSink sink(*log_, false);
   auto r = bus_->publish(std::span<events::Event>(&e, 1), sink);
@@ -82,6 +113,13 @@ Result<std::vector<events::Event>> RunContext::publish_event(events::Event e) {
   std::vector<events::Event> out;
   out.swap(collected_);
   return out;
+}
+
+store::EventLog& RunContext::log() {
+  if (channel_ && log_->last_seq() < channel_->last_seq()) {
+    if (auto st = log_->refresh(); !st) spdlog::warn("could not refresh the store's read-only view: {}", st.to_string());
+  }
+  return *log_;
 }
 
 Status RunContext::finish(const std::string& outcome, int exit_code, const std::string& summary) {

@@ -42,7 +42,8 @@ const std::vector<std::string> k_modes = {"detect", "autofix", "build", "heal", 
 //   s/<run>                            RunSummary: mode, start, per-category sums, heal, build
 //   x/<run>\0<test_id>                 TestWork: what the fold knows of one test of the run
 //   d/<run>\0<be64 seq>                a SuiteFinished of purpose detect (empty value)
-//   i/<run>\0<issue_id>                be64 ts of the issue's first SentryIssueIngested in the run
+//   f/<issue_id>                       be64 ts of the issue's first SentryIssueIngested or IssueTriaged
+//                                      (any run; since version 5, before: i/<run>\0<issue_id>)
 //   q/<run>\0<be64 seq>                PrWork of the PrOpened with that seq
 //   pr/<number>                        <run>\0<be64 seq>: the PrOpened last seen with that number
 //   st/<run>\0<stream>                 StreamWork
@@ -142,11 +143,17 @@ void add_categories(Categories& m, const Categories& o, int sign) {
 struct HealSum {
   std::uint64_t prs = 0, checked = 0, stopped = 0, resolved = 0, false_positive = 0, merged = 0, overridden = 0;
   std::int64_t time_to_pr_us = 0;
-  template <class Ar> void serialize(Ar& ar) { ar(prs, checked, stopped, resolved, false_positive, merged, overridden, time_to_pr_us); }
+  // Since version 5: groups the agent was asked to reproduce (first reproduce attempts) and
+  // those that ended not reproduced (FailureResolved reason_kind not_reproduced).
+  std::uint64_t reproductions = 0, not_reproduced = 0;
+  template <class Ar> void serialize(Ar& ar) {
+    ar(prs, checked, stopped, resolved, false_positive, merged, overridden, time_to_pr_us, reproductions, not_reproduced);
+  }
   void add(const HealSum& o, int sign = 1) {
     auto u = [sign](std::uint64_t& a, std::uint64_t b) { a = sign > 0 ? a + b : a - b; };
     u(prs, o.prs), u(checked, o.checked), u(stopped, o.stopped), u(resolved, o.resolved);
     u(false_positive, o.false_positive), u(merged, o.merged), u(overridden, o.overridden);
+    u(reproductions, o.reproductions), u(not_reproduced, o.not_reproduced);
     time_to_pr_us += sign * o.time_to_pr_us;
   }
 };
@@ -341,7 +348,7 @@ BuildSum part_of(const StreamWork& s) {
 class StatsProjection final : public store::Projection {
  public:
   std::string name() const override { return std::string(k_stats_projection); }
-  std::uint32_t version() const override { return 4; }
+  std::uint32_t version() const override { return 5; }
   Status apply(std::span<const events::Event> evs, store::ProjectionState& state) const override;
 };
 
@@ -350,7 +357,7 @@ bool wanted(EventType t) {
     case EventType::RunStarted: case EventType::RunFinished: case EventType::SuiteFinished: case EventType::FailureDetected:
     case EventType::FailureClassified: case EventType::FlakeDetected: case EventType::AttemptStarted:
     case EventType::PolicyViolation: case EventType::Reverted: case EventType::FailureResolved:
-    case EventType::SentryIssueIngested: case EventType::PrOpened: case EventType::PrResolved:
+    case EventType::SentryIssueIngested: case EventType::IssueTriaged: case EventType::PrOpened: case EventType::PrResolved:
     case EventType::ErrorRecurrenceChecked: case EventType::StreamFinished: case EventType::MergeConflict:
     case EventType::WorktreesMerged:
       return true;
@@ -393,6 +400,16 @@ class Fold {
   // The PR last opened with this number: its record key and its run; nullopt when none was.
   Result<std::optional<std::pair<std::string, std::string>>> find_pr(std::uint64_t number);
   Status change_pr(std::uint64_t number, const std::function<void(PrWork&)>& change);
+  // Keeps the earliest time `issue` was seen.
+  Status first_seen(const std::string& issue, std::int64_t ts_us) {
+    if (issue.empty()) return Status::ok();
+    const std::string key = "f/" + issue;
+    auto have = state_.get(key);
+    if (!have) return have.status();
+    if (!*have || ((*have)->size() == 8 && static_cast<std::int64_t>(get_be64(**have)) > ts_us))
+      state_.put(key, be64(static_cast<std::uint64_t>(ts_us)));
+    return Status::ok();
+  }
   Status change_stream(const std::string& run_id, const std::string& stream, const std::function<void(StreamWork&)>& change);
 
   store::ProjectionState& state_;
@@ -553,6 +570,7 @@ Status Fold::event(const events::Event& e) {
     }
     case EventType::AttemptStarted: {
       FIXHOST_DECODE(AttemptStarted, p);
+      if (p.category == "reproduce" && p.attempt == 1) ++r.now.heal.reproductions;
       return test(e.run_id, p.test_id, [&](TestWork& t) {
         if (t.attempted) return;
         t.attempted = true;
@@ -573,6 +591,7 @@ Status Fold::event(const events::Event& e) {
     }
     case EventType::FailureResolved: {
       FIXHOST_DECODE(FailureResolved, p);
+      if (p.reason_kind == "not_reproduced") ++r.now.heal.not_reproduced;
       return test(e.run_id, p.test_id, [&](TestWork& t) {
         t.outcome = p.outcome;
         t.attempts = p.attempts;
@@ -582,18 +601,21 @@ Status Fold::event(const events::Event& e) {
     }
     case EventType::SentryIssueIngested: {
       FIXHOST_DECODE(SentryIssueIngested, p);
-      const std::string key = run_key("i/", e.run_id) + p.issue_id;
-      auto have = state_.get(key);
-      if (!have) return have.status();
-      if (!*have) state_.put(key, be64(static_cast<std::uint64_t>(e.ts_us)));
-      break;
+      return first_seen(p.issue_id, e.ts_us);
+    }
+    case EventType::IssueTriaged: {
+      // Events from SDKs carry no issue id: the group sentry_triage gives them is the issue.
+      FIXHOST_DECODE(IssueTriaged, p);
+      return first_seen(p.issue_id, e.ts_us);
     }
     case EventType::PrOpened: {
       FIXHOST_DECODE(PrOpened, p);
       PrWork pr;
       pr.number = p.number;
       pr.opened_us = e.ts_us;
-      auto issue = state_.get(run_key("i/", e.run_id) + p.issue_id);
+      // From the issue's first seen in this store (by whichever run: serve, a heal --source api),
+      // else from the heal run's start.
+      auto issue = state_.get("f/" + p.issue_id);
       if (!issue) return issue.status();
       if (*issue && (*issue)->size() == 8) pr.from_us = static_cast<std::int64_t>(get_be64(**issue));
       else pr.from_us = r.now.started ? r.now.start_us : e.ts_us;
@@ -960,6 +982,9 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     h["fix_success_rate"] = ratio(static_cast<double>(heal.stopped), heal.checked);
     h["false_positive_rate"] = ratio(static_cast<double>(heal.false_positive), heal.resolved);
     h["human_override_rate"] = ratio(static_cast<double>(heal.overridden), heal.merged);
+    h["reproductions_failed"] =
+        figure(heal.reproductions ? std::optional<double>(static_cast<double>(heal.not_reproduced)) : std::nullopt,
+               heal.reproductions, true);
     j["heal"] = h;
   }
   if (q.mode.empty() || q.mode == "build") {

@@ -417,6 +417,11 @@ sdk::SentryEvent event_of(const events::SentryIssueIngested& in, simdjson::dom::
   return ev;
 }
 
+namespace {
+std::string verdict_key(const sdk::SentryEvent& ev, const std::string& culprit);
+void decide(const sdk::SentryEvent& ev, const Rules& rules, const sdk::SentryFrame* cf, events::IssueTriaged& out);
+}  // namespace
+
 events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::SentryEvent& ev, const Rules& rules) {
   events::IssueTriaged out;
   const Grouping g = group_of(ev);
@@ -434,6 +439,56 @@ events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::Se
   if (cf) out.culprit = (cf->filename.empty() ? cf->abs_path : cf->filename) + ":" + std::to_string(cf->lineno);
   else out.culprit = ev.culprit;
 
+  // The rules read only these fields: the same fields, the same verdict (memoised).
+  std::string key = verdict_key(ev, out.culprit);
+  if (auto it = rules.verdicts.find(key); it != rules.verdicts.end()) {
+    const RuleVerdict& v = it->second;
+    out.priority = v.priority;
+    out.rules = v.rule;
+    out.severity = v.weight;
+    out.score = static_cast<double>(out.severity) * static_cast<double>(out.frequency);
+    out.decision = v.decision;
+    out.reason = v.reason;
+    return out;
+  }
+  decide(ev, rules, cf, out);
+  if (rules.verdicts.size() >= 65536) rules.verdicts.clear();
+  rules.verdicts.emplace(std::move(key), RuleVerdict{out.priority, out.rules, out.decision, out.reason, out.severity});
+  return out;
+}
+
+namespace {
+
+// What decide() reads, each field length-prefixed (so no two inputs make the same key).
+std::string verdict_key(const sdk::SentryEvent& ev, const std::string& culprit) {
+  std::string key;
+  key.reserve(256);
+  auto put = [&](std::string_view s) {
+    const auto n = static_cast<std::uint32_t>(s.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key.append(s);
+  };
+  for (const std::string* f : {&ev.level, &ev.exception_type, &ev.exception_value, &ev.message, &culprit, &ev.http_status,
+                               &ev.mechanism, &ev.request_url, &ev.transaction})
+    put(*f);
+  key.push_back(static_cast<char>(ev.handled + 2));
+  put(std::to_string(ev.tags.size()));
+  for (const auto& [k, v] : ev.tags) put(k), put(v);
+  put(std::to_string(ev.frames.size()));
+  for (const auto& f : ev.frames) {
+    put(f.filename);
+    put(f.abs_path);
+    put(f.module);
+    key.push_back(f.in_app ? '1' : '0');
+  }
+  return key;
+}
+
+}  // namespace
+
+namespace {
+
+void decide(const sdk::SentryEvent& ev, const Rules& rules, const sdk::SentryFrame* cf, events::IssueTriaged& out) {
   std::string matched;
   const Rule* sev = first_match(rules.severity, ev, out.culprit, matched);
   out.priority = sev ? sev->severity : "P2";
@@ -476,7 +531,8 @@ events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::Se
       out.reason = why;
     }
   }
-  return out;
 }
+
+}  // namespace
 
 }  // namespace fixhost::sentry_triage

@@ -38,10 +38,19 @@ struct Rule {
   }
 };
 
+// The part of a verdict the rules decide, memoised per rule input (triage.cpp, verdict_key).
+struct RuleVerdict {
+  std::string priority, rule, decision, reason;
+  std::uint32_t weight = 0;
+};
+
 struct Rules {
   std::vector<Rule> severity, exclude, protect;
   std::map<std::string, std::uint32_t> weights{{"P0", 10}, {"P1", 3}, {"P2", 1}};
   std::vector<std::string> exclude_paths;  // globs ([heal] exclude, merged in by the host)
+  // Every field the rules read (level, type, message, culprit, frames' paths, tags, ...) ->
+  // the verdict they gave; bounded (cleared past 65536 entries). Events of one bug repeat them.
+  mutable std::unordered_map<std::string, RuleVerdict> verdicts;
 };
 
 // The shipped rules with the overrides of `toml` (the [plugins.sentry_triage] table as text,

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fixhost/host/world/http/body.hpp"
+#include "fixhost/store/event_log.hpp"
 #include "fixhost/test/repo.hpp"
 
 using namespace fixhost::test;
@@ -74,10 +75,14 @@ TEST_CASE("heal serve: the real python3-sentry-sdk reports to hostctl serve, tri
   // Readers work while serve writes: triage reads the store serve holds.
   auto live = triage_json(repo);
   CHECK(live["events"] == 13);
-  // A second writer is refused, naming serve.
-  auto busy = repo.hostctl({"detect"});
-  CHECK(busy.code == 2);
-  CHECK(busy.err.find("hostctl serve") != std::string::npos);
+  // A second writable open is refused, naming serve (commands record through serve instead:
+  // test_writer_channel.cpp).
+  {
+    auto busy = fixhost::store::EventLog::open(repo.store());
+    REQUIRE_FALSE(busy.is_ok());
+    CHECK(busy.status().code() == fixhost::Errc::busy);
+    CHECK(busy.status().message().find("hostctl serve") != std::string::npos);
+  }
 
   CHECK(serve.stop() == 0);
   auto ingested = repo.events("SentryIssueIngested");

@@ -153,3 +153,50 @@ TEST_CASE("heal verify: [heal] resolve resolves a merged PR's Sentry issue inNex
   CHECK(json::parse(puts[0].body)["status"] == "resolvedInNextRelease");
   CHECK(puts[0].headers["Authorization"] == "Bearer tok-9");
 }
+
+TEST_CASE("heal verify: a Sentry that refuses to resolve (401 403 404 429) is named and the verify result is kept") {
+  StandIn sentry([](const SeenRequest& r) {
+    if (r.target.find("/issues/401/") != std::string::npos) return StandInAnswer{401, R"({"detail":"Invalid token"})", {}};
+    if (r.target.find("/issues/403/") != std::string::npos) return StandInAnswer{403, R"({"detail":"no permission"})", {}};
+    if (r.target.find("/issues/404/") != std::string::npos) return StandInAnswer{404, R"({"detail":"not found"})", {}};
+    return StandInAnswer{429, R"({"detail":"slow down"})", {{"Retry-After", "30"}}};
+  });
+  TempDir tools("fixhost-gh");
+  const auto gh = tools.path() / "gh";
+  write_file(gh, "#!/bin/sh\necho '{\"state\":\"MERGED\",\"mergedAt\":\"2026-01-01T00:00:00Z\",\"commits\":[],\"reviews\":[]}'\n");
+  ::chmod(gh.c_str(), 0755);
+  GitRepo repo(std::map<std::string, std::string>{{"fixhost.toml", "[heal]\nresolve = true\ngh = \"" + gh.string() + "\"\n"}});
+  {
+    auto log = store::EventLog::open(repo.store());
+    REQUIRE(log.is_ok());
+    for (int n : {401, 403, 404, 429}) {
+      events::PrOpened p;
+      p.number = static_cast<std::uint64_t>(n);
+      p.issue_id = std::to_string(n);
+      auto e = events::make_event(p, "heal-run");
+      REQUIRE((*log)->append(e).is_ok());
+    }
+  }
+  auto r = repo.hostctl({"heal", "verify", "--json"},
+                        {{"SENTRY_URL", sentry.url()}, {"SENTRY_ORG", "acme"}, {"SENTRY_AUTH_TOKEN", "secret-tok-9"}});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  auto j = json_of(r);
+  REQUIRE(j["prs"].size() == 4);
+  std::map<std::string, std::string> hint{{"401", "not valid"}, {"403", "event:write"}, {"404", "no such issue"},
+                                          {"429", "Retry-After 30"}};
+  for (const auto& pr : j["prs"]) {
+    const std::string id = pr["issue_id"];
+    CHECK(pr["state"] == "merged");  // the verify result is kept
+    CHECK(pr["resolved_in_sentry"] == false);
+    CHECK(pr["recurrence"] != "");
+    const std::string err = pr["error"];
+    CHECK_MESSAGE(err.find("HTTP " + id) != std::string::npos, err);
+    CHECK_MESSAGE(err.find(hint[id]) != std::string::npos, err);
+  }
+  CHECK(repo.events("PrResolved").size() == 4);
+  CHECK(repo.events("ErrorRecurrenceChecked").size() == 4);
+  CHECK(r.out.find("secret-tok-9") == std::string::npos);
+  CHECK(r.err.find("secret-tok-9") == std::string::npos);
+  auto all = repo.hostctl({"events", "--json"});
+  CHECK(all.out.find("secret-tok-9") == std::string::npos);  // never recorded
+}

@@ -254,6 +254,8 @@ inline void write_history(store::EventLog& log, std::size_t batch) {
     const auto f = w.add(r, t0 + 2, detected("d1"), sweep);
     w.add(r, t0 + 2, classified("d1", "logic_bug"), f);
     w.add(r, t0 + 3, finished("failures"));
+    // Issue I2 first seen by another run (as serve records it), 1000 s before heal-1 starts.
+    w.add(r, utc_us(2026, 11, 7) - 1000LL * 1000000, ingested("I2"));
   }
   {  // af-old: before 2026-11-01; z1 fixed in 20 s.
     const std::string r = "af-old";
@@ -267,13 +269,23 @@ inline void write_history(store::EventLog& log, std::size_t batch) {
     w.add(r, t0 + 25 * s, resolved("z1", "fixed", 1));
     w.add(r, t0 + 30 * s, finished("ok"));
   }
-  {  // heal-1 opens PRs 101 (issue I1, ingested 300 s before), 102 (I2, not ingested here:
-     // 600 s after the run started) and 103 (I3, ingested 200 s before).
+  {  // heal-1 opens PRs 101 (issue I1, ingested 300 s before), 102 (I2, first seen by det-1
+     // 1000 s before the run started, so 1600 s) and 103 (I3, ingested 200 s before); it asks
+     // for three reproductions (I1, I4, I5) and I4's fails.
     const std::string r = "heal-1";
     const auto t0 = utc_us(2026, 11, 7);
     const auto s = 1000000;
     w.add(r, t0, started("heal"));
     w.add(r, t0 + 60 * s, ingested("I1"));
+    w.add(r, t0 + 61 * s, attempt("sentry-I1", 1, "reproduce"));
+    w.add(r, t0 + 62 * s, attempt("sentry-I4", 1, "reproduce"));
+    {
+      auto nr = resolved("sentry-I4", "unfixable", 1, "the agent wrote no test");
+      nr.reason_kind = "not_reproduced";
+      w.add(r, t0 + 63 * s, nr);
+    }
+    w.add(r, t0 + 64 * s, attempt("sentry-I5", 1, "reproduce"));
+    w.add(r, t0 + 65 * s, attempt("sentry-I5", 2, "reproduce"));  // a second attempt is the same group
     w.add(r, t0 + 360 * s, pr_opened(101, "I1"));
     w.add(r, t0 + 600 * s, pr_opened(102, "I2"));
     w.add(r, t0 + 700 * s, ingested("I3"));

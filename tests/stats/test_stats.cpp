@@ -202,15 +202,16 @@ json expected_full(std::uint64_t last_seq) {
   j["runs_by_mode"] = {{"detect", fig(1, 8)}, {"autofix", fig(3, 8)}, {"build", fig(2, 8)},
                        {"heal", fig(2, 8)},   {"replay", fig(0, 8)},  {"sample", fig(0, 8)}};
   j["autofix"] = a;
-  // PRs 101 (300 s after I1 was ingested), 102 (600 s after heal-1 started), 103 (200 s);
+  // PRs 101 (300 s after I1 was ingested), 102 (1600 s after I2 was first seen, by det-1), 103 (200 s);
   // checked 101 (stopped) and 102 (came back); resolved 101 merged, 102 merged with 2 human
   // commits, 103 closed; 999 was never opened.
   j["heal"] = {{"runs", fig(2, 2)},
                {"prs_opened", fig(3, 2)},
-               {"mean_time_to_pr_ms", dfig(1100000000.0 / 3.0 / 1000.0, 3)},
+               {"mean_time_to_pr_ms", dfig(2100000000.0 / 3.0 / 1000.0, 3)},
                {"fix_success_rate", dfig(1.0 / 2.0, 2)},
                {"false_positive_rate", dfig(2.0 / 3.0, 3)},
-               {"human_override_rate", dfig(1.0 / 2.0, 2)}};
+               {"human_override_rate", dfig(1.0 / 2.0, 2)},
+               {"reproductions_failed", fig(1, 3)}};  // I4 of I1, I4, I5
   // build-1: 1000 ms wall, 3500 serial, integration failed, frontend conflicted twice (4 streams);
   // build-2: 500 / 800, passed (2 streams).
   j["build"] = {{"runs", fig(2, 2)},
@@ -286,7 +287,7 @@ TEST_CASE("every figure has its exact value on a known history") {
   auto c = checkpoint_of(store);
   REQUIRE(c.has_value());
   CHECK(c->seq == last);
-  CHECK(c->version == 4);
+  CHECK(c->version == 5);
 
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 
@@ -489,7 +490,7 @@ TEST_CASE("deleted or other-version projection state is folded again") {
   }
   c = checkpoint_of(store);
   REQUIRE(c.has_value());
-  CHECK(c->version == 4);
+  CHECK(c->version == 5);
   CHECK(c->seq == last);
   check_same(stats_json(store, {}, tmp / ""), expected_full(last));
 }

@@ -183,10 +183,27 @@ Status resolve_in_next_release(const SentryApiConfig& api, const std::string& is
   r.body = R"({"status":"resolvedInNextRelease"})";
   auto res = http::fetch(r);
   if (!res) return res.status();
-  if (res->status / 100 != 2)
-    return make_error(Errc::io_error, "Sentry answered HTTP " + std::to_string(res->status) + " to resolving issue " +
-                                          issue_id + " inNextRelease");
-  return Status::ok();
+  if (res->status / 100 == 2) return Status::ok();
+  const std::string what = "Sentry answered HTTP " + std::to_string(res->status) + " to resolving issue " + issue_id +
+                           " inNextRelease (PUT " + r.url + ")";
+  switch (res->status) {
+    case 401:
+      return make_error(Errc::refused, what + ": the token in SENTRY_AUTH_TOKEN is not valid (expired or revoked); "
+                                              "make a new one with the event:write scope");
+    case 403:
+      return make_error(Errc::refused, what + ": the token may not change this issue; it needs the event:write scope "
+                                              "and access to the organization '" + api.org + "'");
+    case 404:
+      return make_error(Errc::not_found, what + ": no such issue in the organization '" + api.org +
+                                              "' (check SENTRY_ORG, or the issue was deleted or merged)");
+    case 429: {
+      std::string after = res->header("Retry-After");
+      return make_error(Errc::busy, what + ": rate limited" + (after.empty() ? "" : " (Retry-After " + after + " s)") +
+                                        "; run hostctl heal verify again later");
+    }
+    default:
+      return make_error(Errc::io_error, what);
+  }
 }
 
 }  // namespace fixhost::host::heal

@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include "fixhost/host/dashboard.hpp"
 #include "fixhost/host/run_context.hpp"
 #include "fixhost/host/stats.hpp"
+#include "fixhost/host/writer_channel.hpp"
 #include "fixhost/host/world/http/body.hpp"
 #include "fixhost/store/event_log.hpp"
 
@@ -64,7 +66,16 @@ struct Pending {
   std::vector<events::SentryIssueIngested> facts;
   std::string delivery_id;  // webhooks: deduplicated on it
   std::function<void(Recorded, const std::string&)> done;
+  // A batch a local command hands over the writer channel (already derived by its own bus:
+  // appended as it is, not dispatched again), with its size and its answer.
+  std::vector<events::Event> command_batch;
+  std::size_t command_bytes = 0;
+  std::promise<Result<std::uint64_t>>* appended = nullptr;
 };
+
+// Bytes of command batches written in one turn of the recorder, after the SDK requests waiting
+// (a bigger batch goes alone): what an SDK request that arrives meanwhile may wait for.
+constexpr std::size_t k_command_bytes_per_turn = 4u << 20;
 
 // Thread-safe: submit() from any thread; the recorder thread alone touches the log and the bus.
 class Recorder {
@@ -83,6 +94,19 @@ class Recorder {
   void remember_group(std::string group) { groups_.insert(std::move(group)); }
 
   void start() { thread_ = std::thread([this] { loop(); }); }
+
+  // From a writer-channel thread: appends a command's batch as one atomic write and returns once
+  // it is durable (the first seq).
+  Result<std::uint64_t> append_for_command(std::vector<events::Event>& batch) {
+    std::promise<Result<std::uint64_t>> answer;
+    auto future = answer.get_future();
+    Pending p;
+    for (const auto& e : batch) p.command_bytes += e.payload.size() + e.run_id.size() + e.source.size() + 52;
+    p.command_batch = std::move(batch);
+    p.appended = &answer;
+    submit(std::move(p));
+    return future.get();
+  }
 
   void submit(Pending p) {
     {
@@ -108,14 +132,26 @@ class Recorder {
  private:
   void loop() {
     while (true) {
-      std::deque<Pending> work;
+      std::deque<Pending> work, commands;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
-        work.swap(queue_);
+        // Every SDK request waiting, then command batches up to the turn's budget, in order;
+        // the rest waits for the next turn (and the SDK requests that arrive meanwhile go first).
+        std::deque<Pending> later;
+        std::size_t budget = k_command_bytes_per_turn;
+        for (auto& p : queue_) {
+          if (!p.appended) work.push_back(std::move(p));
+          else if (later.empty() && (commands.empty() || p.command_bytes <= budget)) {
+            budget -= std::min(budget, p.command_bytes);
+            commands.push_back(std::move(p));
+          } else later.push_back(std::move(p));
+        }
+        queue_.swap(later);
       }
-      commit(work);
+      if (!work.empty()) commit(work);
+      if (!commands.empty()) commit_commands(commands);
     }
   }
 
@@ -156,6 +192,32 @@ class Recorder {
     group_count_.store(groups_.size());
   }
 
+  // Each command batch is its own atomic write; one fsync for the turn, then the answers.
+  void commit_commands(std::deque<Pending>& commands) {
+    std::vector<Result<std::uint64_t>> firsts;
+    bool wrote = false;
+    for (auto& p : commands) {
+      if (p.command_batch.empty()) {
+        firsts.emplace_back(log_.last_seq() + 1);
+        continue;
+      }
+      firsts.push_back(log_.append_batch(std::span<events::Event>(p.command_batch), false));
+      if (firsts.back()) {
+        wrote = true;
+        for (const auto& e : p.command_batch)
+          if (e.type == events::EventType::IssueTriaged)
+            if (auto t = events::decode<events::IssueTriaged>(e)) groups_.insert(t->group);
+      }
+    }
+    Status synced = wrote ? log_.sync() : Status::ok();
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (!synced && firsts[i]) firsts[i] = synced;
+      commands[i].appended->set_value(std::move(firsts[i]));
+    }
+    command_batches_.fetch_add(commands.size());
+    group_count_.store(groups_.size());
+  }
+
   store::EventLog& log_;
   Bus& bus_;
   std::string run_id_;
@@ -169,6 +231,7 @@ class Recorder {
   std::unordered_set<std::string> groups_;
   std::atomic<std::size_t> group_count_{0};
   std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> command_batches_{0};
 };
 
 // ---- metrics ---------------------------------------------------------------------------------
@@ -588,6 +651,13 @@ Status serve(const Config& config, const ServeOptions& options) {
   for (auto& d : delivered) recorder.remember(d);
   for (auto& g : groups) recorder.remember_group(g);
   recorder.start();
+  // The writer channel: local commands (heal, autofix, ...) record through the recorder.
+  std::unique_ptr<WriterChannelServer> channel;
+  if (auto ch = WriterChannelServer::listen(options.store_dir,
+                                            [&](std::vector<events::Event>& b) { return recorder.append_for_command(b); }))
+    channel = std::move(*ch);
+  else
+    spdlog::warn("serve: {}; other commands that write this store get Busy while serve runs", ch.status().to_string());
 
   ServerState state{config, options, IngestLimits{config.heal.max_event_bytes, config.heal.max_request_bytes}, *log,
                     recorder};
@@ -653,6 +723,7 @@ Status serve(const Config& config, const ServeOptions& options) {
     for (auto& t : pool) t.join();
     watcher.join();
   }
+  if (channel) channel->stop();  // answers the appends in flight (the recorder still runs), then closes
   recorder.stop();
 
   events::RunFinished fin;

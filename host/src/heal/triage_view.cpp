@@ -30,6 +30,9 @@ struct Acc {
   std::unordered_map<std::string, std::uint64_t> issue_users;
 };
 
+// By group id. Hashed: looked up once per event; the view is sorted at the end (finish_groups).
+using Groups = std::unordered_map<std::string, Acc>;
+
 // Folds the IssueTriaged the plugins derive from each fact into the groups; nothing is kept.
 class FoldSink : public EventSink {
  public:
@@ -37,7 +40,7 @@ class FoldSink : public EventSink {
   const events::SentryIssueIngested* fact = nullptr;
   const events::Event* fact_event = nullptr;
   const TriageQuery* query = nullptr;
-  std::map<std::string, Acc> groups;
+  Groups groups;
   std::vector<std::string> failures;
 
   Status append(std::span<events::Event> batch) override {
@@ -112,7 +115,7 @@ std::string iso(std::int64_t us) {
 }
 
 // The accumulated groups as the view shows them: counts and users summed, priority, sorted.
-void finish_groups(std::map<std::string, Acc>&& groups, TriageView& view) {
+void finish_groups(Groups&& groups, TriageView& view) {
   for (auto& [id, a] : groups) {
     TriageGroup g = std::move(a.g);
     g.count = a.event_count;
@@ -203,7 +206,7 @@ Result<TriageView> triage_events(const std::vector<events::Event>& facts,
 namespace {
 
 // Folds what another worker folded into `into` (the same sums as one worker would have made).
-void merge_into(std::map<std::string, Acc>& into, std::map<std::string, Acc>&& from) {
+void merge_into(Groups& into, Groups&& from) {
   for (auto& [id, b] : from) {
     auto it = into.find(id);
     if (it == into.end()) {
@@ -334,7 +337,7 @@ Result<TriageView> triage_view(const store::EventLog& log,
   for (auto& w : workers) w->thread.join();
   if (!st) return st;
   TriageView view;
-  std::map<std::string, Acc> groups;
+  Groups groups;
   for (auto& w : workers) {
     if (!w->status) return w->status;
     view.events += w->events;

@@ -14,6 +14,7 @@
 #include "fixhost/host/bus.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/loader.hpp"
+#include "fixhost/host/writer_channel.hpp"
 #include "fixhost/store/event_log.hpp"
 
 namespace fixhost::host {
@@ -36,12 +37,18 @@ std::string new_run_id();
 class RunContext {
  public:
   // Opens the store for writing (Busy names the other writer), loads plugins (refusals are
-  // logged as warnings) and records RunStarted.
+  // logged as warnings) and records RunStarted. When `hostctl serve` holds the writer lock, the
+  // run records through serve instead (writer_channel.hpp): the store is opened read-only and
+  // every batch is appended, durably, by serve's recorder.
   static Result<std::unique_ptr<RunContext>> start(const Config& config, const RunOptions& options);
   ~RunContext();
 
   const std::string& id() const { return id_; }
-  store::EventLog& log() { return *log_; }
+  // The store, for reading (and, without serve, writing). Through serve it is a read-only open,
+  // refreshed here when serve has answered appends it does not show yet.
+  store::EventLog& log();
+  // Whether appends go through a running `hostctl serve`.
+  bool through_serve() const { return channel_ != nullptr; }
   const LoadReport& plugins() const { return plugins_; }
   std::uint64_t started_seq() const { return started_seq_; }
 
@@ -60,6 +67,7 @@ class RunContext {
   RunContext() = default;
   std::string id_;
   std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<WriterChannel> channel_;  // set when serve is the writer
   LoadReport plugins_;
   std::unique_ptr<Bus> bus_;
   std::mutex publish_mu_;  // publish_event() is the one place appends go through
@@ -80,6 +88,16 @@ class LogSink : public EventSink {
  private:
   store::EventLog& log_;
   bool durable_;
+};
+
+// An EventSink over serve's writer channel: every batch durable when append returns.
+class ChannelSink : public EventSink {
+ public:
+  explicit ChannelSink(WriterChannel& channel) : channel_(channel) {}
+  Status append(std::span<events::Event> batch) override;
+
+ private:
+  WriterChannel& channel_;
 };
 
 // Loads the plugins for a config: built-in dir, then extra dirs, then fixhost.toml's.
