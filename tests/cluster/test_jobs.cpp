@@ -148,6 +148,11 @@ TEST_CASE("jobs: two workers, one autofix job: done once, heartbeats keep it pas
   CHECK(f.remote_file(branch, "calc/fmt.py").find("str(x)") != std::string::npos);
   // The remote's main is untouched: the worker pushes only the job's branch.
   CHECK(f.pushes_of("main") == 0);
+  // The run's events are in the team's stream under "<worker>-<job id>".
+  const std::string ev = f.hostctl("cluster events --json --host " + done["worker"].get<std::string>() + "-" + id);
+  CHECK(ev.find("\"RunStarted\"") != std::string::npos);
+  CHECK(ev.find("\"RunFinished\"") != std::string::npos);
+  CHECK(ev.find(done["run_id"].get<std::string>()) != std::string::npos);
   // The queue is empty once the job is acknowledged (work-queue retention).
   CHECK(f.hostctl("cluster jobs").find("0 job(s) in FIXHOST_JOBS") != std::string::npos);
 }
