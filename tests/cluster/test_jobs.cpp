@@ -164,7 +164,17 @@ TEST_CASE("jobs: a worker SIGKILLed mid-job: redelivered after job_ack_wait to a
   // worker-a is inside the job once the agent has been called (it then sleeps 6 s).
   for (int i = 0; i < 600 && f.p.agent_calls().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   REQUIRE_FALSE(f.p.agent_calls().empty());
+  // The killed worker's autofix child and its agent die with it (no orphan goes on in its clone).
+  const std::string clone = "fixhost-job-" + id + "-worker-a-1";
+  CHECK_FALSE(sh("pgrep -af '" + clone + "' | grep -v pgrep || true").out.empty());  // its autofix runs now
   f.workers[0].kill(SIGKILL);
+  std::string left;
+  for (int i = 0; i < 50; ++i) {
+    left = sh("pgrep -af '" + clone + "' | grep -v pgrep || true").out;
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_MESSAGE(left.empty(), left);
   f.start_worker("worker-b");
   auto recs = f.wait_for(id, "done", std::chrono::seconds(240));
   std::this_thread::sleep_for(std::chrono::seconds(4));
