@@ -374,3 +374,49 @@ TEST_CASE("stats --cluster: the figures of all runners' events, read incremental
   CHECK(ids.count("h2-af-1") == 1);
   CHECK(before > 0);
 }
+
+TEST_CASE("replay --cluster: every runner's runs, each with the same differences as its local replay") {
+  TempDir tmp("fixhost-cluster");
+  NatsCluster server(tmp.subdir("nats"), 1);
+  std::vector<std::string> env{"FIXHOST_CLUSTER_URL=" + server.urls()};
+  std::map<std::string, json> local_runs;  // run id -> its entry in the runner's own replay
+  for (int i = 0; i < 2; ++i) {
+    const fs::path repo = tmp.subdir("r" + std::to_string(i));
+    fixhost::test::write_file(repo / "fixhost.toml", "[cluster]\nreplicas = 1\nhost_id = \"h" + std::to_string(i) + "\"\n");
+    const fs::path store = repo / ".fixhost";
+    {
+      auto src = open_store(tmp / ("src" + std::to_string(i)));
+      stats_test::write_history(*src, 3);
+      auto log = open_store(store);
+      copy_events(*src, *log, "h" + std::to_string(i) + "-");
+    }
+    auto f = hostctl({"--store", store.string(), "cluster", "forward", "--repo", repo.string()}, env, tmp.path());
+    REQUIRE_MESSAGE(f.code == 0, f.err);
+    auto r = hostctl({"--store", store.string(), "replay", "--all", "--json", "--repo", repo.string()}, env, tmp.path());
+    INFO(r.out << r.err);
+    REQUIRE((r.code == 0 || r.code == 1));
+    const json rj = json::parse(r.out);
+    CHECK(rj["runs"].size() > 1);
+    for (const auto& run : rj["runs"]) local_runs[run["run"].get<std::string>()] = run;
+  }
+  REQUIRE(local_runs.size() > 2);
+  const std::string viewer = tmp.subdir("viewer").string();
+  fixhost::test::write_file(tmp / "viewer" / "fixhost.toml", "[cluster]\nreplicas = 1\n");
+  auto c = hostctl({"--store", (tmp / "viewer" / ".fixhost").string(), "replay", "--cluster", "--all", "--json", "--repo", viewer},
+                   env, tmp.path());
+  REQUIRE_MESSAGE((c.code == 0 || c.code == 1), c.err);
+  json cj = json::parse(c.out);
+  CHECK(cj["totals"]["runs"] == local_runs.size());
+  std::set<std::string> hosts;
+  for (const auto& run : cj["runs"]) {
+    const std::string id = run["run"];
+    INFO(id);
+    REQUIRE(local_runs.count(id) == 1);
+    CHECK(run["counts"] == local_runs[id]["counts"]);
+    CHECK(run["facts"] == local_runs[id]["facts"]);
+    hosts.insert(id.substr(0, 2));
+  }
+  CHECK(hosts == std::set<std::string>{"h0", "h1"});
+  // The replay run went into the view cache, not into the stream or a runner's store.
+  CHECK(cj["store"].get<std::string>().find("-cluster") != std::string::npos);
+}

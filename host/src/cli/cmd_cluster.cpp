@@ -11,6 +11,7 @@
 #include "fixhost/events/codec.hpp"
 #include "fixhost/events/json.hpp"
 #include "fixhost/host/cluster.hpp"
+#include "fixhost/host/cluster_jobs.hpp"
 #include "fixhost/host/world/jetstream.hpp"
 #include "fixhost/store/event_log.hpp"
 
@@ -171,6 +172,120 @@ void register_cluster_events(CLI::App& parent, Shared& shared) {
   });
 }
 
+void register_submit(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".", remote, commit, agent, budget, id;
+    int max_attempts = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("submit", "Put a job on the FIXHOST_JOBS queue for any `hostctl worker --cluster`; prints its id");
+  cmd->require_subcommand(1);
+  auto* af = cmd->add_subcommand("autofix",
+                                 "An autofix run on COMMIT of REMOTE: a worker clones it, runs `hostctl autofix` and pushes\n"
+                                 "fixhost/autofix-<job id> to REMOTE when the run committed fixes. Exit 0: queued, 2: not queued");
+  af->add_option("--remote", o->remote, "Git URL the worker clones and pushes to")->required();
+  af->add_option("--commit", o->commit, "Commit (SHA or a ref of the remote) to run on")->required();
+  af->add_option("--agent", o->agent, "Agent command for the run (default: the repository's fixhost.toml `agent`)");
+  af->add_option("--max-attempts", o->max_attempts, "Attempts per failure (default: the repository's)");
+  af->add_option("--budget", o->budget, "Wall time for the run, e.g. 20m (default: the repository's)");
+  af->add_option("--id", o->id, "Job id (default: generated); a re-submit with the same id within 2 min is dropped");
+  af->add_flag("--json", o->json, "One JSON object: the job as queued");
+  af->add_option("--repo", o->repo, "Directory whose fixhost.toml [cluster] to use (default: the current directory)");
+  af->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    Job job;
+    job.kind = "autofix";
+    job.id = o->id;
+    job.remote = o->remote;
+    job.commit = o->commit;
+    job.agent = o->agent;
+    job.max_attempts = o->max_attempts;
+    job.budget = o->budget;
+    if (auto h = cluster_host_id(t->config, t->store)) job.submitted_by = *h;
+    auto id = submit_job(t->config, job);
+    if (!id) return void(shared.exit_code = fail(id.status().to_string()));
+    job.id = *id;
+    if (o->json) {
+      auto j = nlohmann::ordered_json::parse(job_to_json(job));
+      j["branch"] = job.branch();
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << *id << "\n";
+    }
+  });
+}
+
+void register_jobs(CLI::App& parent, Shared& shared) {
+  struct Opts {
+    bool json = false;
+    std::string repo = ".", job;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = parent.add_subcommand("jobs", "What happened to the queued jobs: started, failed, done (by which worker), dead");
+  cmd->add_option("job", o->job, "Only this job id");
+  cmd->add_flag("--json", o->json, "One JSON object per record (FIXHOST_JOBS_LOG), oldest first");
+  cmd->add_option("--repo", o->repo, "Directory whose fixhost.toml [cluster] to use (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    auto recs = read_job_log(t->config, o->job);
+    if (!recs) return void(shared.exit_code = fail(recs.status().to_string()));
+    if (o->json) {
+      for (const auto& r : *recs) std::cout << job_record_json(r) << "\n";
+      return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : *recs)
+      rows.push_back({std::to_string(r.stream_seq), r.job_id, r.what, r.worker, std::to_string(r.delivery),
+                      r.what == "done" ? (r.branch.empty() ? "(nothing committed)" : r.branch + " " + r.commit.substr(0, 12) +
+                                                                                         (r.already_pushed ? " (pushed earlier)" : ""))
+                                       : r.reason});
+    std::cout << render_table({"seq", "job", "what", "worker", "delivery", "branch / reason"}, rows, 120);
+    if (auto n = jobs_pending(t->config)) std::cout << *n << " job(s) in " << k_jobs_stream << "\n";
+  });
+}
+
+void register_worker(CLI::App& app, Shared& shared) {
+  struct Opts {
+    bool cluster = false;
+    int jobs = 1, max_jobs = 0;
+    std::string repo = ".", work_dir;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "worker",
+      "Take jobs from the cluster's FIXHOST_JOBS queue and run them (docs/CLUSTER.md): an autofix job is\n"
+      "cloned at its commit, run by `hostctl autofix`, and its branch pushed to the job's remote. Heartbeats\n"
+      "keep a long job; a killed worker's job goes to another after [cluster] job_ack_wait; a job that fails\n"
+      "job_max_deliver times goes to fixhost.jobs.dead. SIGINT/SIGTERM: finish the job in hand, then exit 0.\n"
+      "Exit 2: the cluster could not be used.");
+  cmd->add_flag("--cluster", o->cluster, "Required: take jobs from the cluster ([cluster] url)")->required();
+  cmd->add_option("--jobs,-j", o->jobs, "Jobs run at the same time (default 1)")->check(CLI::Range(1, 64));
+  cmd->add_option("--max-jobs", o->max_jobs, "Exit after taking this many jobs (default: run until stopped)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--work-dir", o->work_dir, "Where the job clones go (default: the system temp dir); each is removed after its job");
+  cmd->add_option("--repo", o->repo, "Directory whose fixhost.toml [cluster] and store (host id) to use (default: the current directory)");
+  cmd->callback([o, &shared] {
+    auto t = target(shared, o->repo);
+    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+    std::signal(SIGINT, on_stop);
+    std::signal(SIGTERM, on_stop);
+    WorkerOptions wo;
+    wo.store = t->store;
+    wo.jobs = o->jobs;
+    wo.max_jobs = o->max_jobs;
+    wo.work_dir = o->work_dir;
+    wo.keep_going = [] { return !g_stop.load(); };
+    wo.progress = progress_printer(shared);
+    auto r = run_worker(t->config, wo);
+    if (!r) return void(shared.exit_code = fail(r.status().to_string()));
+    if (!shared.global.quiet)
+      std::cerr << "worker: " << r->taken << " jobs taken, " << r->done << " done, " << r->failed << " failed deliveries, "
+                << r->dead << " dead-lettered\n";
+  });
+}
+
 }  // namespace
 
 fs::path cluster_view_store(Shared& shared, const std::string& repo_dir) {
@@ -194,6 +309,9 @@ void register_cluster(CLI::App& app, Shared& shared) {
   register_forward(*cmd, shared);
   register_sync(*cmd, shared);
   register_cluster_events(*cmd, shared);
+  register_submit(*cmd, shared);
+  register_jobs(*cmd, shared);
+  register_worker(app, shared);  // `hostctl worker --cluster`: a top-level command, registered here
 }
 
 }  // namespace fixhost::host::cli

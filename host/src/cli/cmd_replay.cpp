@@ -171,7 +171,7 @@ void register_replay(CLI::App& app, Shared& shared) {
     bool all = false;
     std::string since;
     std::vector<std::string> plugins;
-    bool json = false;
+    bool json = false, cluster = false;
     std::string repo = ".";
   };
   auto o = std::make_shared<Opts>();
@@ -192,6 +192,9 @@ void register_replay(CLI::App& app, Shared& shared) {
                   "same name")
       ->allow_extra_args(false);
   cmd->add_flag("--json", o->json, "Print the differences as one JSON object");
+  cmd->add_flag("--cluster", o->cluster,
+                "Replay every runner's runs: the stream FIXHOST_EVENTS through the local view cache; the replay "
+                "run is recorded in that cache, not published (docs/CLUSTER.md)");
   cmd->add_option("--repo", o->repo,
                   "Repository whose fixhost.toml configures the plugins and whose store is read (default: the "
                   "current directory)");
@@ -253,6 +256,7 @@ void register_replay(CLI::App& app, Shared& shared) {
     so.holder = "hostctl replay";
     so.create_if_missing = false;
     fs::path store_dir = resolve_store(shared.global, root);
+    if (o->cluster && (store_dir = cluster_view_store(shared, o->repo)).empty()) return;
     auto log = store::EventLog::open(store_dir, so);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());
@@ -285,6 +289,7 @@ void register_replay(CLI::App& app, Shared& shared) {
     ro.argv = {"hostctl", "replay"};
     for (const auto& r : o->runs) ro.argv.push_back(r);
     if (o->all) ro.argv.push_back("--all");
+    if (o->cluster) ro.argv.push_back("--cluster");
     if (!o->since.empty()) ro.argv.insert(ro.argv.end(), {"--since", o->since});
     for (const auto& d : o->plugins) ro.argv.insert(ro.argv.end(), {"--plugins", fs::absolute(d).string()});
     for (const auto& d : shared.global.plugins) ro.argv.insert(ro.argv.end(), {"--plugins", fs::absolute(d).string()});

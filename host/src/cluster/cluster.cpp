@@ -116,12 +116,19 @@ Result<ClusterConfig> load_cluster_config(const fs::path& repo) {
             return make_error(Errc::invalid_argument,
                               where + " " + key + (key == "replicas" ? " must be 1 to 5 (JetStream's limit)" : " must be 1 to 100000"));
           (key == "replicas" ? c.replicas : c.batch) = static_cast<int>(*i);
+        } else if (key == "job_ack_wait" || key == "job_max_deliver") {
+          auto i = v.value<std::int64_t>();
+          const bool ack = key == "job_ack_wait";
+          if (!i || *i < 1 || *i > (ack ? 86400 : 100))
+            return make_error(Errc::invalid_argument,
+                              where + " " + key + (ack ? " must be 1 to 86400 (seconds)" : " must be 1 to 100 (deliveries)"));
+          (ack ? c.job_ack_wait_s : c.job_max_deliver) = static_cast<int>(*i);
         } else if (key == "token" || key == "creds") {
           return make_error(Errc::invalid_argument, where + " " + key + ": credentials do not go in fixhost.toml (it is "
                                                     "recorded in every run); set $FIXHOST_NATS_TOKEN or $FIXHOST_NATS_CREDS");
         } else {
           return make_error(Errc::invalid_argument, where + " '" + key + "' is not a cluster setting; use url, stream, "
-                                                    "replicas, host_id, batch");
+                                                    "replicas, host_id, batch, job_ack_wait, job_max_deliver");
         }
       }
     }

@@ -30,6 +30,12 @@ struct ClusterConfig {
   std::string host_id;
   // Events per publish round (one wait for all their acks, then one checkpoint). Default: 1000
   int batch = 1000;
+  // The job queue (hostctl worker --cluster, docs/CLUSTER.md): a delivery not acknowledged (nor
+  // kept alive by the worker's heartbeats) within job_ack_wait seconds goes to another worker; a
+  // job that failed (or whose workers died) job_max_deliver times goes to fixhost.jobs.dead.
+  // Both are set when the FIXHOST_JOBS consumer is created. Default: 60, 3
+  int job_ack_wait_s = 60;
+  int job_max_deliver = 3;
 
   bool enabled() const { return !url.empty(); }
 };

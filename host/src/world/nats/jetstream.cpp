@@ -71,7 +71,11 @@ struct JetStream::Impl {
     natsMsg_Destroy(msg);
   }
 
+  std::unordered_map<std::string, natsSubscription*> pulls;
+
   ~Impl() {
+    for (auto& [k, sub] : pulls)
+      if (sub) natsSubscription_Destroy(sub);
     if (js) jsCtx_Destroy(js);
     if (nc) {
       natsConnection_Close(nc);
@@ -126,7 +130,8 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const NatsOptions& o) {
   return std::unique_ptr<JetStream>(new JetStream(std::move(impl)));
 }
 
-Status JetStream::ensure_stream(const std::string& name, const std::vector<std::string>& subjects, int replicas) {
+Status JetStream::ensure_stream(const std::string& name, const std::vector<std::string>& subjects, int replicas,
+                                bool work_queue) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&si, impl_->js, name.c_str(), nullptr, &jerr);
@@ -144,6 +149,7 @@ Status JetStream::ensure_stream(const std::string& name, const std::vector<std::
   sc.SubjectsLen = static_cast<int>(subs.size());
   sc.Storage = js_FileStorage;
   sc.Replicas = replicas;
+  if (work_queue) sc.Retention = js_WorkQueuePolicy;
   sc.Duplicates = 120LL * 1000 * 1000 * 1000;  // ns
   s = js_AddStream(&si, impl_->js, &sc, nullptr, &jerr);
   if (s != NATS_OK)
@@ -284,6 +290,122 @@ Status JetStream::read(const std::string& stream, const std::string& filter, std
   natsSubscription_Unsubscribe(sub);
   natsSubscription_Destroy(sub);
   return result;
+}
+
+Status JetStream::ensure_pull_consumer(const std::string& stream, const std::string& durable, const std::string& filter,
+                                       std::chrono::milliseconds ack_wait, int max_deliver) {
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetConsumerInfo(&ci, impl_->js, stream.c_str(), durable.c_str(), nullptr, &jerr);
+  if (s == NATS_OK) {
+    jsConsumerInfo_Destroy(ci);
+    return Status::ok();
+  }
+  if (s != NATS_NOT_FOUND) return nats_error(s, "consumer '" + durable + "' of stream '" + stream + "'");
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = durable.c_str();
+  cc.AckPolicy = js_AckExplicit;
+  cc.AckWait = static_cast<int64_t>(ack_wait.count()) * 1000 * 1000;  // ns
+  cc.MaxDeliver = max_deliver;
+  cc.FilterSubject = filter.c_str();
+  cc.MaxAckPending = 10000;
+  s = js_AddConsumer(&ci, impl_->js, stream.c_str(), &cc, nullptr, &jerr);
+  if (s != NATS_OK) {
+    // Another worker created it first: fine.
+    if (js_GetConsumerInfo(&ci, impl_->js, stream.c_str(), durable.c_str(), nullptr, &jerr) == NATS_OK) {
+      jsConsumerInfo_Destroy(ci);
+      return Status::ok();
+    }
+    return nats_error(s, "cannot create consumer '" + durable + "' on stream '" + stream + "'");
+  }
+  jsConsumerInfo_Destroy(ci);
+  return Status::ok();
+}
+
+struct JetStream::Pulled::Raw {
+  natsMsg* m = nullptr;
+  ~Raw() {
+    if (m) natsMsg_Destroy(m);
+  }
+};
+
+JetStream::Pulled::Pulled(std::unique_ptr<Raw> raw) : raw_(std::move(raw)) {}
+JetStream::Pulled::~Pulled() = default;
+
+Status JetStream::Pulled::ack() {
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = natsMsg_AckSync(raw_->m, nullptr, &jerr);
+  return s == NATS_OK ? Status::ok() : nats_error(s, "ack of '" + msg.subject + "'");
+}
+Status JetStream::Pulled::in_progress() {
+  natsStatus s = natsMsg_InProgress(raw_->m, nullptr);
+  return s == NATS_OK ? Status::ok() : nats_error(s, "in-progress of '" + msg.subject + "'");
+}
+Status JetStream::Pulled::nak(std::chrono::milliseconds delay) {
+  natsStatus s = delay.count() > 0 ? natsMsg_NakWithDelay(raw_->m, delay.count(), nullptr) : natsMsg_Nak(raw_->m, nullptr);
+  return s == NATS_OK ? Status::ok() : nats_error(s, "nak of '" + msg.subject + "'");
+}
+Status JetStream::Pulled::term() {
+  natsStatus s = natsMsg_Term(raw_->m, nullptr);
+  return s == NATS_OK ? Status::ok() : nats_error(s, "term of '" + msg.subject + "'");
+}
+
+Result<std::unique_ptr<JetStream::Pulled>> JetStream::pull(const std::string& stream, const std::string& durable,
+                                                          const std::string& filter, std::chrono::milliseconds wait) {
+  const std::string key = stream + "/" + durable;
+  natsSubscription*& sub = impl_->pulls[key];
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = NATS_OK;
+  if (!sub) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.Consumer = durable.c_str();
+    so.ManualAck = true;
+    s = js_PullSubscribe(&sub, impl_->js, filter.c_str(), durable.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK) {
+      sub = nullptr;
+      return nats_error(s, "cannot bind to consumer '" + durable + "' of stream '" + stream + "' on '" +
+                               impl_->options.url + "'");
+    }
+  }
+  natsMsgList list{};
+  s = natsSubscription_Fetch(&list, sub, 1, std::max<std::int64_t>(wait.count(), 1), &jerr);
+  if (s == NATS_TIMEOUT) return std::unique_ptr<Pulled>{};
+  if (s != NATS_OK) return nats_error(s, "fetch from consumer '" + durable + "'");
+  std::unique_ptr<Pulled> out;
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* m = list.Msgs[i];
+    list.Msgs[i] = nullptr;
+    if (out) {  // batch of 1: never more
+      natsMsg_Nak(m, nullptr);
+      natsMsg_Destroy(m);
+      continue;
+    }
+    auto raw = std::make_unique<Pulled::Raw>();
+    raw->m = m;
+    out = std::make_unique<Pulled>(std::move(raw));
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+      out->msg.stream_seq = meta->Sequence.Stream;
+      out->delivered = meta->NumDelivered;
+      jsMsgMetaData_Destroy(meta);
+    }
+    out->msg.subject = natsMsg_GetSubject(m);
+    out->msg.data.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    const char** keys = nullptr;
+    int n = 0;
+    if (natsMsgHeader_Keys(m, &keys, &n) == NATS_OK) {
+      for (int k = 0; k < n; ++k) {
+        const char* v = nullptr;
+        if (natsMsgHeader_Get(m, keys[k], &v) == NATS_OK && v) out->msg.headers[keys[k]] = v;
+      }
+      std::free(static_cast<void*>(keys));
+    }
+  }
+  natsMsgList_Destroy(&list);
+  return out;
 }
 
 }  // namespace fixhost::host::world

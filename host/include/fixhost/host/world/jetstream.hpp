@@ -56,7 +56,9 @@ class JetStream {
   JetStream& operator=(const JetStream&) = delete;
 
   // Creates the stream (file storage, `replicas` copies, 2 min duplicate window) unless it exists.
-  Status ensure_stream(const std::string& name, const std::vector<std::string>& subjects, int replicas);
+  // `work_queue`: WorkQueue retention (a message is removed once a consumer acknowledges it).
+  Status ensure_stream(const std::string& name, const std::vector<std::string>& subjects, int replicas,
+                       bool work_queue = false);
   Result<StreamState> stream_state(const std::string& name);
 
   // Publishes every message asynchronously and waits (up to `wait`) for all acknowledgements.
@@ -69,6 +71,35 @@ class JetStream {
   // up to its last seq at the time of the call; visit returns false to stop.
   Status read(const std::string& stream, const std::string& filter, std::uint64_t from,
               const std::function<bool(const NatsInMsg&)>& visit);
+
+  // Creates the durable pull consumer `durable` on `stream` unless it exists: explicit acks,
+  // redelivery `ack_wait` after a delivery nobody acknowledged, at most `max_deliver`
+  // deliveries (-1: no limit). An existing consumer keeps its settings.
+  Status ensure_pull_consumer(const std::string& stream, const std::string& durable, const std::string& filter,
+                              std::chrono::milliseconds ack_wait, int max_deliver);
+
+  // One message taken from a pull consumer; until ack(), nak() or term() the consumer keeps it
+  // for this holder, for ack_wait after the delivery or the last in_progress().
+  class Pulled {
+   public:
+    ~Pulled();
+    Pulled(const Pulled&) = delete;
+    Pulled& operator=(const Pulled&) = delete;
+    NatsInMsg msg;
+    std::uint64_t delivered = 0;  // 1 for the first delivery
+    Status ack();                 // waits for the server's confirmation
+    Status in_progress();         // resets the ack wait (a heartbeat for long work)
+    Status nak(std::chrono::milliseconds delay = {});
+    Status term();                // never deliver it again
+    struct Raw;
+    explicit Pulled(std::unique_ptr<Raw> raw);
+   private:
+    std::unique_ptr<Raw> raw_;
+  };
+
+  // Waits up to `wait` for the next message of the durable consumer (nullptr when none came).
+  Result<std::unique_ptr<Pulled>> pull(const std::string& stream, const std::string& durable,
+                                       const std::string& filter, std::chrono::milliseconds wait);
 
   struct Impl;
 
