@@ -1153,7 +1153,9 @@ std::string stats_table(const nlohmann::ordered_json& report) {
       if (is_figure(f)) {
         std::string text = value_text(f);
         if (f.value("unit", "") == "usd") {
-          text = f["value"].is_null() ? "unknown" : format_usd(f["value"].get<double>());
+          // A sum nobody reported is unknown; a ratio over nothing (no run, no fix) is just empty.
+          const bool over_nothing = key != "cost_usd" && label != "list" && f["count"] == 0;
+          text = !f["value"].is_null() ? format_usd(f["value"].get<double>()) : over_nothing ? "-" : "unknown";
           if (f.contains("attempts_cost_unknown") && f["attempts_cost_unknown"].get<std::uint64_t>() > 0)
             text += " (+" + std::to_string(f["attempts_cost_unknown"].get<std::uint64_t>()) + " unknown)";
         }
