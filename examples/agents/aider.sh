@@ -18,7 +18,17 @@ for p in paths:
 print(" ".join(seen))
 PY
 )
+# aider prints "Tokens: 1.2k sent, 345 received. Cost: $0.01 message, $0.05 session." after each
+# message: the usage file (FIXHOST_USAGE_FILE, docs/USAGE.md) gets their tokens and the session's
+# cost (one aider process per attempt). Its exit status is kept.
+here=$(dirname "$0")
+out=$(mktemp "${TMPDIR:-/tmp}/fixhost-aider.XXXXXX")
+trap 'rm -f "$out"' EXIT
+status=0
 # shellcheck disable=SC2086
 aider --message-file "$FIXHOST_PROMPT_FILE" --yes-always --no-auto-commits --no-dirty-commits \
-  --no-pretty --no-stream $files
+  --no-pretty --no-stream $files > "$out" 2>&1 || status=$?
+cat "$out"
+python3 "$here/agent_usage.py" aider "$out"
 echo "aider edited: $(git diff --stat | tail -n 1)" > "$FIXHOST_SUMMARY_FILE"
+exit "$status"

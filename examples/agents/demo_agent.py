@@ -11,7 +11,9 @@ behaves like a real agent would on a good and a bad day, so the demo shows every
 
 It follows the agent contract in docs/AGENTS.md: reads FIXHOST_FAILURE_FILE, edits files in the
 current directory (the run's worktree), writes a one-line summary to FIXHOST_SUMMARY_FILE, and
-exits 0 after a change or non-zero to give up."""
+exits 0 after a change or non-zero to give up. Like a real agent it reports what it spent in
+FIXHOST_USAGE_FILE (docs/USAGE.md): made-up but fixed figures, so the demo's report and
+`hostctl stats` show a cost."""
 import json
 import os
 import pathlib
@@ -28,6 +30,19 @@ def edit(path, old, new):
     if old not in text:
         sys.exit(f"demo agent: expected text not found in {path}; giving up")
     p.write_text(text.replace(old, new, 1))
+
+
+def report_usage():
+    # The prompt is what a model would read; a made-up price of $3 / $15 per million tokens.
+    sent = len(pathlib.Path(os.environ["FIXHOST_PROMPT_FILE"]).read_text()) // 4 + 1500
+    received = 300 + 100 * attempt
+    usage = {"input_tokens": sent, "output_tokens": received,
+             "cost_usd": round(sent * 3e-6 + received * 15e-6, 6), "model": "demo-agent"}
+    if os.environ.get("FIXHOST_USAGE_FILE"):
+        pathlib.Path(os.environ["FIXHOST_USAGE_FILE"]).write_text(json.dumps(usage) + "\n")
+
+
+report_usage()
 
 
 def done(summary):

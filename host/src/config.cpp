@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -435,6 +436,14 @@ Result<Config> load_config(const fs::path& repo_in, bool probe_python) {
     if (c.flaky_reruns < 0 || c.flaky_reruns > 20)
       return make_error(Errc::invalid_argument, where(c, "flaky_reruns") + " must be a whole number from 0 to 20");
   }
+  for (auto [key, out] : {std::pair{"max_cost_usd", &c.max_cost_usd}, std::pair{"max_attempt_cost_usd", &c.max_attempt_cost_usd}})
+    if (auto a = t.get(key)) {
+      auto v = a->value<double>();
+      if (!v || !std::isfinite(*v) || *v <= 0)
+        return make_error(Errc::invalid_argument, where(c, key) + " must be a number of US dollars above 0, e.g. " +
+                                                      std::string(key) + " = 2.50 (leave it out for no cap)");
+      *out = *v;
+    }
   if (auto b = t.get("budget"); b && b->as_table()) {
     if (auto st = read_duration(c, b->as_table()->get("run"), "budget.run", c.run_budget); !st) return st;
     if (auto st = read_duration(c, b->as_table()->get("attempt"), "budget.attempt", c.attempt_budget); !st) return st;

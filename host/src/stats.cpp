@@ -16,6 +16,7 @@
 
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/cli_util.hpp"
+#include "fixhost/host/spend.hpp"
 
 namespace fixhost::host {
 namespace {
@@ -68,9 +69,13 @@ struct TestWork {
   std::map<std::string, std::uint64_t> reverts;     // Reverted by reason
   std::map<std::string, std::uint64_t> violations;  // PolicyViolation by rule
   std::string reason_kind;        // of its last FailureResolved
+  // Since version 5: what its attempts reported spending (AttemptFinished v2 usage), the cost in
+  // micro-USD so that sums stay exact however often they are taken out and put back.
+  std::int64_t cost_micro = 0;
+  std::uint32_t attempts_costed = 0, attempts_cost_unknown = 0;
   template <class Ar> void serialize(Ar& ar) {
     ar(detected, flake, classified, attempted, attempt_category, first_attempt_us, outcome, attempts, resolved_us,
-       last_revert, reverts, violations, reason_kind);
+       last_revert, reverts, violations, reason_kind, cost_micro, attempts_costed, attempts_cost_unknown);
   }
 };
 
@@ -111,13 +116,20 @@ struct CategorySum {
   std::uint64_t failures = 0, fixed = 0, unfixable = 0, flaky = 0, attempts_fixed = 0, cured = 0;
   std::map<std::string, std::uint64_t> reverts, violations, unfixable_reasons;
   std::vector<std::int64_t> fix_wall_us;  // filled in by queries from the wall records; not stored
+  // Since version 5: the reported spend of the attempts on its tests (micro-USD), and how many
+  // attempts reported a cost and how many did not.
+  std::int64_t cost_micro = 0;
+  std::uint64_t attempts_costed = 0, attempts_cost_unknown = 0;
   template <class Ar> void serialize(Ar& ar) {
-    ar(tests, failures, fixed, unfixable, flaky, attempts_fixed, cured, reverts, violations, unfixable_reasons);
+    ar(tests, failures, fixed, unfixable, flaky, attempts_fixed, cured, reverts, violations, unfixable_reasons,
+       cost_micro, attempts_costed, attempts_cost_unknown);
   }
   void add(const CategorySum& o, int sign = 1) {
     auto u = [sign](std::uint64_t& a, std::uint64_t b) { a = sign > 0 ? a + b : a - std::min(a, b); };
     u(tests, o.tests), u(failures, o.failures), u(fixed, o.fixed), u(unfixable, o.unfixable), u(flaky, o.flaky);
     u(attempts_fixed, o.attempts_fixed), u(cured, o.cured);
+    cost_micro += sign * o.cost_micro;
+    u(attempts_costed, o.attempts_costed), u(attempts_cost_unknown, o.attempts_cost_unknown);
     add_counts(reverts, o.reverts, sign);
     add_counts(violations, o.violations, sign);
     add_counts(unfixable_reasons, o.unfixable_reasons, sign);
@@ -293,6 +305,9 @@ TestPart part_of(const TestWork& t) {
   c.tests = 1;
   c.reverts = t.reverts;
   c.violations = t.violations;
+  c.cost_micro = t.cost_micro;
+  c.attempts_costed = t.attempts_costed;
+  c.attempts_cost_unknown = t.attempts_cost_unknown;
   if (!t.detected && t.outcome.empty()) return p;  // not one of the run's failures
   ++c.failures;
   if (t.flake || t.outcome == "flaky") ++c.flaky;
@@ -356,6 +371,7 @@ bool wanted(EventType t) {
   switch (t) {
     case EventType::RunStarted: case EventType::RunFinished: case EventType::SuiteFinished: case EventType::FailureDetected:
     case EventType::FailureClassified: case EventType::FlakeDetected: case EventType::AttemptStarted:
+    case EventType::AttemptFinished:
     case EventType::PolicyViolation: case EventType::Reverted: case EventType::FailureResolved:
     case EventType::SentryIssueIngested: case EventType::IssueTriaged: case EventType::PrOpened: case EventType::PrResolved:
     case EventType::ErrorRecurrenceChecked: case EventType::StreamFinished: case EventType::MergeConflict:
@@ -578,6 +594,17 @@ Status Fold::event(const events::Event& e) {
         t.first_attempt_us = e.ts_us;
       });
     }
+    case EventType::AttemptFinished: {
+      FIXHOST_DECODE(AttemptFinished, p);
+      return test(e.run_id, p.test_id, [&](TestWork& t) {
+        if (p.usage.known && p.usage.cost_usd >= 0) {
+          t.cost_micro += std::llround(p.usage.cost_usd * 1e6);
+          ++t.attempts_costed;
+        } else {
+          ++t.attempts_cost_unknown;  // not reported: unknown, never zero
+        }
+      });
+    }
     case EventType::PolicyViolation: {
       FIXHOST_DECODE(PolicyViolation, p);
       return test(e.run_id, p.test_id, [&](TestWork& t) { ++t.violations[p.rule]; });
@@ -777,6 +804,27 @@ Json median_ms(std::vector<std::int64_t> us) {
   return figure(mid / 1000.0, n, false);
 }
 
+// A figure in US dollars ("unit": "usd"; the table shows a null one as "unknown").
+Json usd(std::optional<double> value, std::uint64_t count) {
+  Json j = figure(value, count, false);
+  j["unit"] = "usd";
+  return j;
+}
+
+// The cost figures of attempts summed in `c` over `runs` runs (docs/STATS.md, docs/USAGE.md):
+// values from the attempts that reported a cost, null when none did; the attempts that did not
+// are counted beside them, never as zero.
+void cost_figures(Json& j, const CategorySum& c, std::uint64_t runs, bool with_runs, bool per_fix) {
+  const std::optional<double> spent =
+      c.attempts_costed ? std::optional<double>(static_cast<double>(c.cost_micro) / 1e6) : std::nullopt;
+  j["cost_usd"] = usd(spent, c.attempts_costed);
+  if (with_runs) j["cost_per_run_usd"] = usd(spent && runs ? std::optional<double>(*spent / static_cast<double>(runs)) : std::nullopt, runs);
+  if (per_fix)
+    j["cost_per_fixed_failure_usd"] =
+        usd(spent && c.fixed ? std::optional<double>(*spent / static_cast<double>(c.fixed)) : std::nullopt, c.fixed);
+  j["attempts_cost_unknown"] = total(static_cast<double>(c.attempts_cost_unknown), runs);
+}
+
 Json autofix_figures(const CategorySum& c, std::uint64_t runs, double minutes, bool with_runs) {
   Json j = Json::object();
   if (with_runs) j["runs"] = total(static_cast<double>(runs), runs);
@@ -795,6 +843,7 @@ Json autofix_figures(const CategorySum& c, std::uint64_t runs, double minutes, b
   saved["estimate"] = true;
   saved["minutes_per_manual_fix"] = minutes;
   j["estimated_time_saved_min"] = saved;
+  cost_figures(j, c, runs, with_runs, true);
   j["reverts_by_reason"] = counts(c.reverts, k_revert_reasons, runs);
   j["policy_violations_by_rule"] = counts(c.violations, k_policy_rules, runs);
   j["unfixable_by_reason"] = counts(c.unfixable_reasons, k_unfixable_reasons, runs);
@@ -865,6 +914,7 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
   std::map<std::string, CategorySum> categories;
   HealSum heal;
   BuildSum build;
+  CategorySum heal_spend, build_spend;  // the cost sums of heal's and build's attempts
   Status err;
   auto take = [&](std::string_view key, std::string_view value) {
     auto s = from_bytes<RunSummary>(value, key);
@@ -896,9 +946,11 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     } else if (r.mode == "heal") {
       ++heal_runs;
       heal.add(r.heal);
+      for (const auto& [cat, c] : r.categories) heal_spend.add(c);
     } else if (r.mode == "build") {
       ++build_runs;
       build.add(r.build);
+      for (const auto& [cat, c] : r.categories) build_spend.add(c);
     }
     return true;
   };
@@ -931,9 +983,11 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
       } else if (mode == "heal") {
         heal_runs += m.runs;
         heal = m.heal;
+        for (const auto& [cat, c] : m.categories) heal_spend.add(c);
       } else if (mode == "build") {
         build_runs += m.runs;
         build = m.build;
+        for (const auto& [cat, c] : m.categories) build_spend.add(c);
       }
     }
   } else if (auto s = view.scan("s/", take); !s) {
@@ -969,6 +1023,23 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     for (const auto& [cat, c] : categories)
       if (!cats.contains(cat)) cats[cat] = autofix_figures(c, autofix_runs, q.minutes_per_manual_fix, false);
     a["by_category"] = cats;
+    // The spend by category in one place (each entry also in by_category): the known cost, the
+    // attempts it rests on, those of unknown cost, and per fixed failure.
+    Json spend = Json::object();
+    auto spend_of = [&](const CategorySum& c) {
+      Json e = usd(c.attempts_costed ? std::optional<double>(static_cast<double>(c.cost_micro) / 1e6) : std::nullopt,
+                   c.attempts_costed);
+      e["attempts_cost_unknown"] = c.attempts_cost_unknown;
+      e["fixed"] = c.fixed;
+      e["cost_per_fixed_failure_usd"] =
+          c.attempts_costed && c.fixed ? Json(static_cast<double>(c.cost_micro) / 1e6 / static_cast<double>(c.fixed))
+                                       : Json(nullptr);
+      return e;
+    };
+    for (const auto& cat : k_categories) spend[cat] = spend_of(categories[cat]);
+    for (const auto& [cat, c] : categories)
+      if (!spend.contains(cat)) spend[cat] = spend_of(c);
+    a["cost_by_category"] = spend;
     j["autofix"] = a;
   }
   if (q.mode.empty() || q.mode == "heal") {
@@ -985,6 +1056,7 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
     h["reproductions_failed"] =
         figure(heal.reproductions ? std::optional<double>(static_cast<double>(heal.not_reproduced)) : std::nullopt,
                heal.reproductions, true);
+    cost_figures(h, heal_spend, heal_runs, true, false);
     j["heal"] = h;
   }
   if (q.mode.empty() || q.mode == "build") {
@@ -1015,6 +1087,7 @@ Result<nlohmann::ordered_json> compute(const store::ProjectionView& view, const 
       b["integration_failures_" + k_build_causes[i]] =
           ratio(static_cast<double>(i < build.causes.size() ? build.causes[i] : 0), build.merges);
     b["contract_accuracy"] = ratio(static_cast<double>(build.contract_accurate), build.merges);
+    cost_figures(b, build_spend, build_runs, true, false);
     j["build"] = b;
   }
   return j;
@@ -1089,9 +1162,14 @@ std::string stats_table(const nlohmann::ordered_json& report) {
     for (const auto& [key, f] : obj.items()) {
       std::string name = key;
       std::replace(name.begin(), name.end(), '_', ' ');
-      const bool list = key.ends_with("_by_reason") || key.ends_with("_by_rule") || key == "runs_by_mode";
+      const bool list = key.ends_with("_by_reason") || key.ends_with("_by_rule") || key == "runs_by_mode" ||
+                        key == "cost_by_category";
       if (list && depth >= 2) continue;
       if (label == "list" && is_figure(f) && f["value"] == 0) continue;
+      // A category no attempt was made for has no spend to show.
+      if (label == "list" && is_figure(f) && f.contains("attempts_cost_unknown") && f["count"] == 0 &&
+          f["attempts_cost_unknown"] == 0)
+        continue;
       if (depth == 2 && f.is_object() && f.contains("failures_detected")) {
         auto zero = [](const Json& m) { return std::all_of(m.begin(), m.end(), [](const Json& x) { return x["value"] == 0; }); };
         if (f["failures_detected"]["value"] == 0 && zero(f["reverts_by_reason"]) && zero(f["policy_violations_by_rule"]))
@@ -1099,6 +1177,13 @@ std::string stats_table(const nlohmann::ordered_json& report) {
       }
       if (is_figure(f)) {
         std::string text = value_text(f);
+        if (f.value("unit", "") == "usd") {
+          // A sum nobody reported is unknown; a ratio over nothing (no run, no fix) is just empty.
+          const bool over_nothing = key != "cost_usd" && label != "list" && f["count"] == 0;
+          text = !f["value"].is_null() ? format_usd(f["value"].get<double>()) : over_nothing ? "-" : "unknown";
+          if (f.contains("attempts_cost_unknown") && f["attempts_cost_unknown"].get<std::uint64_t>() > 0)
+            text += " (+" + std::to_string(f["attempts_cost_unknown"].get<std::uint64_t>()) + " unknown)";
+        }
         if (f.contains("estimate")) text += " (estimate, " + value_text(Json{{"value", f["minutes_per_manual_fix"]}}) + " min/fix)";
         rows.push_back({indent + name, text, std::to_string(f["count"].get<std::uint64_t>())});
       } else if (f.is_object()) {

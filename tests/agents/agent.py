@@ -24,6 +24,12 @@ if log:
                             "prompt_has_test": "def test_" in pathlib.Path(os.environ["FIXHOST_PROMPT_FILE"]).read_text(),
                             "cwd": os.getcwd(), "repo": os.environ["FIXHOST_REPO"]}) + "\n")
 
+# What the attempt "spent": AGENT_USAGE_<attempt>, else AGENT_USAGE, written as is (it may be
+# malformed on purpose) to FIXHOST_USAGE_FILE; neither set: no usage file (docs/USAGE.md).
+usage = os.environ.get(f"AGENT_USAGE_{attempt}", os.environ.get("AGENT_USAGE"))
+if usage is not None and os.environ.get("FIXHOST_USAGE_FILE"):
+    pathlib.Path(os.environ["FIXHOST_USAGE_FILE"]).write_text(usage)
+
 
 def edit(path, old, new):
     p = pathlib.Path(path)

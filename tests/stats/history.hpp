@@ -104,12 +104,15 @@ inline events::AttemptStarted attempt(const std::string& test, std::uint32_t n, 
   p.category = category;
   return p;
 }
-inline events::AttemptFinished attempt_done(const std::string& test, std::uint32_t n, const std::string& category) {
+// `cost_usd` < 0: the agent reported no usage (unknown).
+inline events::AttemptFinished attempt_done(const std::string& test, std::uint32_t n, const std::string& category,
+                                            double cost_usd = -1) {
   events::AttemptFinished p;
   p.test_id = test;
   p.attempt = n;
   p.category = category;
   p.duration_ms = 1234;
+  if (cost_usd >= 0) p.usage = {true, 1000, 200, cost_usd, "m-1"};
   return p;
 }
 inline events::PolicyViolation violation(const std::string& test, const std::string& rule) {
@@ -205,7 +208,7 @@ inline void write_history(store::EventLog& log, std::size_t batch) {
     const auto fl = w.add(r, t0 + 3 * s, flake("t4"));
     w.add(r, t0 + 3 * s, classified("t4", "flaky"), fl);
     w.add(r, t0 + 10 * s, attempt("t1", 1, "logic_bug"));
-    w.add(r, t0 + 15 * s, attempt_done("t1", 1, "logic_bug"));
+    w.add(r, t0 + 15 * s, attempt_done("t1", 1, "logic_bug", 0.25));
     w.add(r, t0 + 15 * s, violation("t1", "test_edited"));
     w.add(r, t0 + 16 * s, reverted("t1", "policy"));
     w.add(r, t0 + 20 * s, attempt("t1", 2, "logic_bug"));

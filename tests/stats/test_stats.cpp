@@ -108,7 +108,11 @@ struct Af {
        median = null_fig();
   double saved = 0;  // minutes; null when nothing was fixed
   std::map<std::string, std::int64_t> reverts, violations, unfixable_reasons;
+  double cost = 0;  // Σ known attempt costs, over `costed` attempts; `cost_unknown` reported none
+  std::uint64_t costed = 0, cost_unknown = 0;
 };
+
+json usd(const json& v, std::uint64_t count) { return {{"value", v}, {"count", count}, {"unit", "usd"}}; }
 
 json autofix(const Af& a, std::uint64_t runs, bool with_runs, double minutes = 30) {
   json j = json::object();
@@ -130,7 +134,22 @@ json autofix(const Af& a, std::uint64_t runs, bool with_runs, double minutes = 3
   j["reverts_by_reason"] = keyed(k_reasons, a.reverts, runs);
   j["policy_violations_by_rule"] = keyed(k_rules, a.violations, runs);
   j["unfixable_by_reason"] = keyed(k_unfixable, a.unfixable_reasons, runs);
+  const json spent = a.costed ? json(a.cost) : json(nullptr);
+  j["cost_usd"] = usd(spent, a.costed);
+  if (with_runs) j["cost_per_run_usd"] = usd(a.costed && runs ? json(a.cost / static_cast<double>(runs)) : json(nullptr), runs);
+  const auto fixed = static_cast<std::uint64_t>(a.fixed);
+  j["cost_per_fixed_failure_usd"] = usd(a.costed && fixed ? json(a.cost / static_cast<double>(fixed)) : json(nullptr), fixed);
+  j["attempts_cost_unknown"] = cnt(static_cast<std::int64_t>(a.cost_unknown), runs);
   return j;
+}
+
+// autofix.cost_by_category.<category> for that category's figures.
+json cost_entry(const Af& a) {
+  json e = usd(a.costed ? json(a.cost) : json(nullptr), a.costed);
+  e["attempts_cost_unknown"] = a.cost_unknown;
+  e["fixed"] = a.fixed;
+  e["cost_per_fixed_failure_usd"] = a.costed && a.fixed ? json(a.cost / static_cast<double>(a.fixed)) : json(nullptr);
+  return e;
 }
 
 json zero_category(std::uint64_t runs) {
@@ -156,6 +175,7 @@ json expected_full(std::uint64_t last_seq) {
   all.reverts = {{"policy", 1}, {"test_failed", 1}, {"gave_up", 1}, {"regression", 1}};
   all.violations = {{"test_edited", 1}, {"protected_path", 1}};
   all.unfixable_reasons = {{"gave_up", 1}, {"regression", 1}};
+  all.cost = 0.25, all.costed = 1;  // t1's first attempt; no other AttemptFinished
 
   Af logic;  // t1 t3 (af-1), u2 (af-2), z1 (af-old)
   logic.failures = 4, logic.fixed = 2, logic.unfixable = 2;
@@ -168,6 +188,7 @@ json expected_full(std::uint64_t last_seq) {
   logic.reverts = all.reverts;
   logic.violations = all.violations;
   logic.unfixable_reasons = all.unfixable_reasons;
+  logic.cost = 0.25, logic.costed = 1;
 
   auto one_fix = [](double wall_ms) {
     Af a;
@@ -192,6 +213,13 @@ json expected_full(std::uint64_t last_seq) {
   for (const char* c : {"env_mismatch", "flaky", "unknown"}) cats[c] = zero_category(runs);
   json a = autofix(all, runs, true);
   a["by_category"] = cats;
+  json spend = json::object();
+  spend["missing_dependency"] = cost_entry(missing);
+  spend["type_error"] = cost_entry(one_fix(30000));
+  spend["logic_bug"] = cost_entry(logic);
+  spend["stale_mock"] = cost_entry(one_fix(45000));
+  for (const char* c : {"env_mismatch", "flaky", "unknown"}) spend[c] = cost_entry(Af{});
+  a["cost_by_category"] = spend;
 
   json j;
   j["as_of_seq"] = last_seq;
@@ -211,7 +239,10 @@ json expected_full(std::uint64_t last_seq) {
                {"fix_success_rate", dfig(1.0 / 2.0, 2)},
                {"false_positive_rate", dfig(2.0 / 3.0, 3)},
                {"human_override_rate", dfig(1.0 / 2.0, 2)},
-               {"reproductions_failed", fig(1, 3)}};  // I4 of I1, I4, I5
+               {"reproductions_failed", fig(1, 3)},  // I4 of I1, I4, I5
+               {"cost_usd", usd(nullptr, 0)},
+               {"cost_per_run_usd", usd(nullptr, 2)},
+               {"attempts_cost_unknown", fig(0, 2)}};
   // build-1: 1000 ms wall, 3500 serial, integration failed, frontend conflicted twice (4 streams);
   // build-2: 500 / 800, passed (2 streams).
   j["build"] = {{"runs", fig(2, 2)},
@@ -231,7 +262,10 @@ json expected_full(std::uint64_t last_seq) {
                 {"integration_failures_tests", dfig(0, 2)},
                 {"integration_failures_lint", dfig(0, 2)},
                 {"integration_failures_types", dfig(0, 2)},
-                {"contract_accuracy", dfig(1.0 / 2.0, 2)}};
+                {"contract_accuracy", dfig(1.0 / 2.0, 2)},
+                {"cost_usd", usd(nullptr, 0)},
+                {"cost_per_run_usd", usd(nullptr, 2)},
+                {"attempts_cost_unknown", fig(0, 2)}};
   return j;
 }
 
@@ -312,6 +346,8 @@ TEST_CASE("every figure has its exact value on a known history") {
     json got = j["autofix"];
     json got_cats = got["by_category"];
     got.erase("by_category");
+    CHECK(got["cost_by_category"]["logic_bug"] == cost_entry(Af{}));  // af-2's attempts reported nothing
+    got.erase("cost_by_category");
     check_same(got, want);
     Af logic;
     logic.failures = 1, logic.unfixable = 1;
@@ -323,8 +359,8 @@ TEST_CASE("every figure has its exact value on a known history") {
     check_same(got_cats["logic_bug"], autofix(logic, 1, false));
     check_same(got_cats["type_error"], zero_category(1));
     // No heal or build run is selected: every figure there is null, counted over nothing.
-    for (const auto& [k, v] : j["heal"].items()) CHECK(v == null_fig());
-    for (const auto& [k, v] : j["build"].items()) CHECK(v == null_fig());
+    for (const auto& [k, v] : j["heal"].items()) CHECK((v["value"].is_null() && v["count"] == 0));
+    for (const auto& [k, v] : j["build"].items()) CHECK((v["value"].is_null() && v["count"] == 0));
   }
   SUBCASE("PRs belong to the run that opened them") {
     json j = stats_json(store, {"--run", "heal-2"}, tmp / "");

@@ -30,7 +30,10 @@ nlohmann::json result_json(const AutofixResult& r) {
                      {"category", f.category}, {"attempts", f.attempts}, {"outcome", f.outcome},
                      {"approach", f.approach}, {"reason", f.reason},     {"last_error", f.last_error},
                      {"suggestion", f.suggestion}, {"files", f.files}, {"round", f.round},
-                     {"resolved_by", f.resolved_by}});
+                     {"resolved_by", f.resolved_by},
+                     // What its attempts reported spending: null when none reported a cost.
+                     {"cost_usd", f.attempts_costed ? nlohmann::json(f.cost_usd) : nlohmann::json(nullptr)},
+                     {"attempts_cost_unknown", f.attempts_cost_unknown}});
   nlohmann::json rounds = nlohmann::json::array();
   for (const auto& rd : r.rounds)
     rounds.push_back({{"round", rd.round}, {"found_by", rd.found_by}, {"test_ids", rd.test_ids}});
@@ -38,6 +41,10 @@ nlohmann::json result_json(const AutofixResult& r) {
           {"commit", r.commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.commit)},
           {"fixed", r.fixed},     {"cured", r.cured},       {"total", r.total},
           {"agent_calls", r.agent_calls}, {"rounds", rounds}, {"budget_exceeded", r.budget_exceeded},
+          {"cost_exceeded", r.cost_exceeded}, {"stop_reason", r.stop_reason},
+          {"cost_usd", r.spend.attempts_costed ? nlohmann::json(r.spend.cost_usd) : nlohmann::json(nullptr)},
+          {"attempts_costed", r.spend.attempts_costed}, {"attempts_cost_unknown", r.spend.attempts_cost_unknown},
+          {"input_tokens", r.spend.input_tokens}, {"output_tokens", r.spend.output_tokens},
           {"exit_code", r.exit_code}, {"fixes", fixes},     {"report", r.report_markdown}};
 }
 
@@ -45,6 +52,7 @@ void register_autofix(CLI::App& app, Shared& shared) {
   struct Opts {
     std::string repo = ".", agent, report, budget, attempt_budget;
     int max_attempts = 0;
+    double max_cost = 0, max_attempt_cost = 0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -56,7 +64,7 @@ void register_autofix(CLI::App& app, Shared& shared) {
       "rejected attempts are reverted. Then all suites, lint and typecheck; a fix that broke something\n"
       "is reverted. Kept fixes are committed on the run branch only when everything is green. Never\n"
       "pushes or merges: see `hostctl approve`. Your checkout is never touched.\n"
-      "Exit 0: all fixed and committed; 1: some unfixable; 2: could not run; 3: a time budget ran out;\n"
+      "Exit 0: all fixed and committed; 1: some unfixable; 2: could not run; 3: a time or cost budget ran out;\n"
       "130: interrupted.");
   cmd->add_option("--repo", o->repo, "Repository to fix (default: the current directory)");
   cmd->add_option("--agent", o->agent, "Agent command, run as /bin/sh -c CMD in the worktree (overrides `agent`)");
@@ -64,6 +72,12 @@ void register_autofix(CLI::App& app, Shared& shared) {
       ->check(CLI::Range(1, 20));
   cmd->add_option("--budget", o->budget, "Wall time for the whole run, e.g. 20m (overrides [budget] run, default 20m)");
   cmd->add_option("--attempt-budget", o->attempt_budget, "Wall time per agent attempt, e.g. 5m (overrides [budget] attempt, default 5m)");
+  cmd->add_option("--max-cost-usd", o->max_cost,
+                  "USD the run's agents may spend, as they report it (overrides `max_cost_usd`, docs/USAGE.md)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-attempt-cost-usd", o->max_attempt_cost,
+                  "USD one attempt may spend (overrides `max_attempt_cost_usd`, docs/USAGE.md)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--report", o->report, "Also write the markdown report to FILE");
   cmd->add_flag("--json", o->json, "Print the result as JSON (run id, commit, every failure's outcome)");
   cmd->callback([o, &shared] {
@@ -72,6 +86,8 @@ void register_autofix(CLI::App& app, Shared& shared) {
     auto config = load_repo_config(shared, o->repo, root);
     if (!config) return;
     if (o->max_attempts > 0) config->max_attempts = o->max_attempts;
+    if (o->max_cost > 0) config->max_cost_usd = o->max_cost;
+    if (o->max_attempt_cost > 0) config->max_attempt_cost_usd = o->max_attempt_cost;
     for (auto [text, field, name] : {std::tuple{o->budget, &config->run_budget, "--budget"},
                                      std::tuple{o->attempt_budget, &config->attempt_budget, "--attempt-budget"}}) {
       if (text.empty()) continue;

@@ -1,6 +1,8 @@
 // One agent attempt: everything an agent can do is snapshotted, recorded and judged here.
 #include "fixhost/host/engine/attempt.hpp"
 
+#include "fixhost/host/spend.hpp"
+
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/world/git.hpp"
 #include "fixhost/host/world/sandbox.hpp"
@@ -28,6 +30,7 @@ Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call) {
   fs::create_directories(call.dir, ec);
   if (auto st = write_file(call.dir / "prompt.md", call.prompt); !st) return st;
   fs::remove(call.dir / "summary.txt", ec);
+  fs::remove(call.dir / "usage.json", ec);  // a fresh usage file per attempt: an old one is not this one's
 
   auto before = s.ws.snapshot();
   if (!before) return before.status();
@@ -48,13 +51,14 @@ Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call) {
   spec.argv = {"/bin/sh", "-c", s.agent};
   if (s.sandbox.on) {
     SandboxLayout layout = s.sandbox.layout;
-    layout.scratch.push_back(call.dir);  // the summary file is written there
+    layout.scratch.push_back(call.dir);  // the summary and usage files are written there
     spec.argv = sandbox_argv(layout, spec.argv);
   }
   spec.cwd = s.ws.path().string();
   spec.env = call.env;
   spec.env["FIXHOST_PROMPT_FILE"] = (call.dir / "prompt.md").string();
   spec.env["FIXHOST_SUMMARY_FILE"] = (call.dir / "summary.txt").string();
+  spec.env["FIXHOST_USAGE_FILE"] = (call.dir / "usage.json").string();
   spec.env["FIXHOST_ATTEMPT"] = std::to_string(call.attempt);
   spec.env["FIXHOST_RUN_ID"] = s.run.id();
   spec.env["FIXHOST_REPO"] = s.ws.path().string();
@@ -90,6 +94,15 @@ Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call) {
   af.output = out.agent.output;
   if (!out.agent.spawn_error.empty()) af.output.data = out.agent.spawn_error + "\n" + af.output.data;
   af.summary = first_line(read_reachable(call.dir / "summary.txt"));
+  {
+    // What the agent says it spent (docs/USAGE.md); a bad file is unknown usage, never zero.
+    auto usage = read_usage_file(call.dir / "usage.json");
+    if (!usage.warning.empty()) {
+      out.usage_warning = usage.warning;
+      s.say("warning: `" + call.test_id + "` attempt " + std::to_string(call.attempt) + ": " + usage.warning);
+    }
+    af.usage = std::move(usage.usage);
+  }
   const auto& wt = s.ws.path();
   auto diff = git::diff_trees(wt, out.before.tree, out.after.tree);
   if (!diff) return diff.status();
@@ -106,6 +119,22 @@ Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call) {
   auto derived = s.run.publish(af, call.cause);
   if (!derived) return derived.status();
   out.finished_seq = derived->front().seq;
+
+  // The cost rails: the spend is the run's, over all its sessions.
+  (void)s.run.spend().add(af.usage);
+  const bool capped = s.cfg.max_cost_usd > 0 || s.cfg.max_attempt_cost_usd > 0;
+  if (capped && !(af.usage.known && af.usage.cost_usd >= 0) && s.run.spend().first("unknown_cost_warning"))
+    s.say("warning: `" + call.test_id + "` attempt " + std::to_string(call.attempt) +
+          " reported no cost (no usable FIXHOST_USAGE_FILE): the cost caps cannot see it, nor any later attempt that "
+          "reports none; the run's summary says how many (docs/USAGE.md)");
+  if (s.cfg.max_attempt_cost_usd > 0 && af.usage.known && af.usage.cost_usd > s.cfg.max_attempt_cost_usd) {
+    out.over_cost = true;
+    out.rejections.push_back("attempt_cost: the attempt reported " + format_usd(af.usage.cost_usd) +
+                             ", over max_attempt_cost_usd = " + format_usd(s.cfg.max_attempt_cost_usd));
+    if (auto st = s.exceed_cost("attempt_cost", s.cfg.max_attempt_cost_usd, af.usage.cost_usd, call.test_id, call.attempt);
+        !st)
+      return st;
+  }
 
   const std::string where = "`" + call.test_id + "` attempt " + std::to_string(call.attempt) + ": ";
   for (const auto& e : *derived)

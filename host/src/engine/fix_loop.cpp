@@ -44,6 +44,13 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
       out.reason = "the run's time budget ran out";
       break;
     }
+    auto capped = s.cost_cap_reached(f.test_id, attempt);
+    if (!capped) return capped.status();
+    if (*capped) {
+      reason_kind = attempt == 1 ? "not_attempted" : "budget";
+      out.reason = s.stop_reason;
+      break;
+    }
     s.say("[" + std::to_string(req.order) + "/" + std::to_string(req.of) + "] " + f.test_id + " (" + d.category +
           "): attempt " + std::to_string(attempt) + "/" + std::to_string(req.max_attempts));
     out.attempts = attempt;
@@ -77,6 +84,12 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
 
     auto at = run_attempt(s, call);
     if (!at) return at.status();
+    if (const auto& u = at->finished.usage; u.known && u.cost_usd >= 0) {
+      out.cost_usd += u.cost_usd;
+      ++out.attempts_costed;
+    } else {
+      ++out.attempts_cost_unknown;
+    }
     const auto& pr = at->agent;
     const auto& files = at->files;
     AttemptRecord rec;
@@ -88,6 +101,13 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
       s.stop = true;
       s.stop_reason = "interrupted";
       out.reason = "the run was interrupted";
+      reason_kind = "budget";
+      break;
+    }
+    if (at->over_cost) {
+      // run_attempt recorded BudgetExceeded attempt_cost and stopped the session.
+      if (auto st = revert_attempt(s, at->before, f.test_id, attempt, "budget", files); !st) return st;
+      out.reason = s.stop_reason;
       reason_kind = "budget";
       break;
     }
@@ -180,7 +200,7 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
     s.say("  test still fails: " + one_line(last_error, 100));
     history.push_back(rec);
   }
-  out.outcome = "unfixable";
+  out.outcome = reason_kind == "not_attempted" ? "not_attempted" : "unfixable";
   if (out.last_error.empty()) out.last_error = f.error_type + ": " + first_line(f.message);
   if (out.reason.empty()) out.reason = "no attempt left";
   if (reason_kind == "attempts" && out.attempts >= req.max_attempts)

@@ -303,14 +303,20 @@ struct Reverted {
 };
 
 struct BudgetExceeded {
-  FIXHOST_PAYLOAD(BudgetExceeded, 1);
-  std::string budget;  // attempts | attempt_time | run_time | suite_time
-  std::int64_t limit = 0;  // attempts, or milliseconds
+  FIXHOST_PAYLOAD(BudgetExceeded, 2);
+  std::string budget;  // attempts | attempt_time | run_time | suite_time | run_cost | attempt_cost
+  std::int64_t limit = 0;  // attempts, or milliseconds (0 for the cost budgets)
   std::int64_t used = 0;
   std::string test_id;
   std::uint32_t attempt = 0;
-  template <class F> void fields(F&& f, std::uint16_t) {
+  // v2, the cost budgets (docs/USAGE.md): the cap and the known spend in USD (-1 otherwise),
+  // and how many attempts of the run reported no cost (the cap could not count them).
+  double limit_usd = -1;
+  double used_usd = -1;
+  std::uint32_t attempts_cost_unknown = 0;
+  template <class F> void fields(F&& f, std::uint16_t v) {
     f("budget", budget); f("limit", limit); f("used", used); f("test_id", test_id); f("attempt", attempt);
+    if (v >= 2) { f("limit_usd", limit_usd); f("used_usd", used_usd); f("attempts_cost_unknown", attempts_cost_unknown); }
   }
 };
 

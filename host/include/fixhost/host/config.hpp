@@ -141,6 +141,12 @@ struct Config {
   std::chrono::seconds run_budget{1200};
   // Wall time for one agent attempt. Default: 5 min
   std::chrono::seconds attempt_budget{300};
+  // What the agents of one run may spend, in USD, as they report it (FIXHOST_USAGE_FILE,
+  // docs/USAGE.md): no attempt starts once the known spend reaches it. Default: 0 (no cap)
+  double max_cost_usd = 0;
+  // What one attempt may spend, in USD: an attempt that reports more is reverted and the run
+  // stops. Default: 0 (no cap)
+  double max_attempt_cost_usd = 0;
   // Lint and type-check commands run at verify time (argv). Default: none
   std::vector<std::string> lint;
   std::vector<std::string> typecheck;

@@ -14,6 +14,7 @@
 #include "fixhost/host/bus.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/loader.hpp"
+#include "fixhost/host/spend.hpp"
 #include "fixhost/host/writer_channel.hpp"
 #include "fixhost/store/event_log.hpp"
 
@@ -60,6 +61,10 @@ class RunContext {
   }
   Result<std::vector<events::Event>> publish_event(events::Event e);
 
+  // What the run's agent attempts reported spending, over every session of the run (the
+  // cost rails: docs/USAGE.md).
+  Spend& spend() { return spend_; }
+
   // Records RunFinished. Called once; the destructor records "aborted" if it never was.
   Status finish(const std::string& outcome, int exit_code, const std::string& summary);
 
@@ -75,6 +80,7 @@ class RunContext {
   std::uint64_t started_seq_ = 0;
   std::int64_t started_us_ = 0;
   bool finished_ = false;
+  Spend spend_;
 };
 
 // An EventSink over the EventLog.

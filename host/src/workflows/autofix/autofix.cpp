@@ -418,6 +418,9 @@ Result<AutofixResult> Autofix::finish() {
   res_.total = ledger_.total;
   res_.agent_calls = s_->agent_calls;
   res_.budget_exceeded = s_->budget_exceeded;
+  res_.cost_exceeded = s_->cost_exceeded;
+  res_.stop_reason = s_->stop ? s_->stop_reason : "";
+  res_.spend = run_->spend().totals();
   res_.fixed = 0;
   for (auto& fo : res_.fixes) {
     if (fo.outcome == "fixed" && res_.commit.empty()) {
@@ -469,6 +472,11 @@ Result<AutofixResult> Autofix::finish() {
   if (res_.cured > 0) summary += " (" + std::to_string(res_.cured) + " of them cured by another's fix, no agent call)";
   if (res_.rounds.size() > 1) summary += " in " + std::to_string(res_.rounds.size()) + " rounds";
   summary += "; " + std::to_string(res_.agent_calls) + " agent call" + (res_.agent_calls == 1 ? "" : "s");
+  if (res_.agent_calls > 0) {
+    summary += ", cost " + (res_.spend.attempts_costed ? format_usd(res_.spend.cost_usd) : std::string("unknown"));
+    if (res_.spend.attempts_costed && res_.spend.attempts_cost_unknown)
+      summary += " (+" + std::to_string(res_.spend.attempts_cost_unknown) + " attempt(s) of unknown cost)";
+  }
   if (!res_.commit.empty()) summary += "; committed " + res_.commit.substr(0, 12);
   else summary += "; nothing committed (" + note + ")";
   if (unverified > 0) summary += "; " + std::to_string(unverified) + " fix(es) made but not committed";

@@ -18,6 +18,16 @@ std::string report_markdown(const ReportInput& in) {
   if (r.cured > 0)
     out << "- of them cured without an agent call: " << r.cured << " (they passed once an earlier fix was made)\n";
   out << "- agent calls: " << r.agent_calls << "\n";
+  if (r.agent_calls > 0) {
+    const auto& sp = r.spend;
+    out << "- agent cost: " << (sp.attempts_costed ? format_usd(sp.cost_usd) : std::string("unknown"));
+    if (sp.attempts_costed)
+      out << " (" << sp.attempts_costed << " attempt(s) reported it; " << sp.input_tokens << " input and "
+          << sp.output_tokens << " output tokens)";
+    if (sp.attempts_cost_unknown)
+      out << "; " << sp.attempts_cost_unknown << " attempt(s) reported no cost: unknown, not zero (docs/USAGE.md)";
+    out << "\n";
+  }
   if (r.rounds.size() > 1) {
     out << "- rounds: " << r.rounds.size() << "\n";
     for (const auto& rd : r.rounds)
@@ -27,8 +37,18 @@ std::string report_markdown(const ReportInput& in) {
     out << "- commit: `" << r.commit.substr(0, 12) << "` on `" << r.branch << "` (not pushed, not merged)\n";
   else
     out << "- commit: none" << (in.verify_note.empty() ? "" : " (" + in.verify_note + ")") << "\n";
-  if (r.budget_exceeded) out << "- **a time budget ran out**; the run stopped early\n";
-  out << "\n| round | file | test | category | attempts | approach | outcome |\n|---|---|---|---|---|---|---|\n";
+  if (r.cost_exceeded) out << "- **a cost budget was reached**: " << r.stop_reason << "\n";
+  else if (r.budget_exceeded) out << "- **a time budget ran out**; the run stopped early\n";
+  out << "\n| round | file | test | category | attempts | cost | approach | outcome |\n|---|---|---|---|---|---|---|---|\n";
+  // What a failure's attempts reported spending: "-" without an attempt, "unknown" when none
+  // reported a cost, and the attempts that did not, beside the sum of those that did.
+  auto cost = [](const FixOutcome& f) -> std::string {
+    if (f.attempts_costed + f.attempts_cost_unknown == 0) return "-";
+    if (f.attempts_costed == 0) return "unknown";
+    std::string c = format_usd(f.cost_usd);
+    if (f.attempts_cost_unknown) c += " + " + std::to_string(f.attempts_cost_unknown) + " unknown";
+    return c;
+  };
   auto cell = [](const std::string& s) {
     std::string o = one_line(s, 100);
     std::string esc;
@@ -37,7 +57,7 @@ std::string report_markdown(const ReportInput& in) {
   };
   for (const auto& f : r.fixes)
     out << "| " << f.round << " | " << cell(f.file + (f.line > 0 ? ":" + std::to_string(f.line) : "")) << " | "
-        << cell(f.test_id) << " | " << f.category << " | " << f.attempts << " | "
+        << cell(f.test_id) << " | " << f.category << " | " << f.attempts << " | " << cost(f) << " | "
         << cell(f.outcome == "cured" ? "cured by the fix for " + f.resolved_by : f.approach) << " | " << f.outcome
         << " |\n";
   bool any_unfixed = false;

@@ -468,6 +468,7 @@ Status Build::finish_stream(StreamRun& r) {
     for (const auto& rej : a.rejections) {
       // The tests stream's job is writing tests: test_edited does not fail it (it is recorded).
       if (s.role == "tests" && rej.rfind("test_edited", 0) == 0) continue;
+      if (rej.rfind("attempt_cost", 0) == 0) continue;  // a budget, below
       // Another stream's agent moving its own branch shows in every running attempt's ref
       // snapshot; it is that stream's tampering (its HEAD moved too), not this one's.
       if (rej.rfind("git_tampering", 0) == 0 && rej.find(" ref refs/heads/" + build_branch(run_->id()) + "-") != std::string::npos &&
@@ -487,7 +488,11 @@ Status Build::finish_stream(StreamRun& r) {
       (void)engine::alert_wrote_outside(*r.session, "stream " + s.id, 1);
     }
     if (r.outcome.empty()) {
-      if (a.agent.timed_out) {
+      if (a.over_cost) {
+        r.outcome = "budget_exceeded";  // run_attempt recorded BudgetExceeded attempt_cost
+        r.detail = r.session->stop_reason;
+        budget_exceeded_ = true;
+      } else if (a.agent.timed_out) {
         r.outcome = "budget_exceeded";
         r.detail = "killed at its budget of " + std::to_string(a.timeout.count() / 1000) + " s";
         (void)r.session->exceed(a.deadline_bound ? "run_time" : "attempt_time", a.timeout.count(), a.agent.duration_ms,
@@ -560,6 +565,13 @@ Status Build::schedule() {
       if (Clock::now() >= deadline_ || interrupt_requested()) {
         if (Clock::now() >= deadline_) budget_exceeded_ = true;
         if (auto st = skip(r, interrupt_requested() ? "interrupted" : "the build's time budget ran out"); !st) return st;
+        continue;
+      }
+      if (auto capped = engine::run_cost_cap(*run_, cfg_, "stream:" + id, 1); !capped) {
+        return capped.status();
+      } else if (*capped) {
+        budget_exceeded_ = true;
+        if (auto st = skip(r, **capped); !st) return st;
         continue;
       }
       if (jobs && running >= jobs) continue;
@@ -766,6 +778,7 @@ Result<std::vector<std::string>> Build::fix_integration(engine::Workspace& ws) {
     if (auto st = engine::publish_resolved(s, fo); !st) return st;
     if (*p) patches.push_back(**p);
   }
+  if (s.cost_exceeded) budget_exceeded_ = true;
   return patches;
 }
 

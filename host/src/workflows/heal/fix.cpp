@@ -238,6 +238,8 @@ Result<GroupFix> fix_group(RunContext& run, const Config& cfg, const TriageGroup
   call.prompt = reproduce_prompt(err, wt);
   call.env = {{"FIXHOST_PHASE", "reproduce"}, {"FIXHOST_ERROR_FILE", error_file.string()}};
   call.tests_only = true;
+  if (auto capped = s.cost_cap_reached(call.test_id, 1); !capped) return capped.status();
+  else if (*capped) return refuse("budget_exceeded", s.stop_reason);
   auto at = engine::run_attempt(s, call);
   if (!at) return at.status();
   auto not_reproduced = [&](const std::string& why) -> Result<GroupFix> {
@@ -253,6 +255,11 @@ Result<GroupFix> fix_group(RunContext& run, const Config& cfg, const TriageGroup
   if (at->wrote_outside) {
     if (auto st = engine::alert_wrote_outside(s, "sentry group " + id, 1); !st) return st;
     return not_reproduced("the agent wrote outside its worktree");
+  }
+  if (at->over_cost) {
+    auto r = not_reproduced(s.stop_reason);
+    if (r) r->outcome = "budget_exceeded";
+    return r;
   }
   if (!at->rejections.empty()) return not_reproduced("the reproduce attempt was refused: " + at->rejections.front());
   if (at->agent.timed_out) return not_reproduced("the reproduce attempt ran out of time");
@@ -322,7 +329,7 @@ Result<GroupFix> fix_group(RunContext& run, const Config& cfg, const TriageGroup
   out.agent_calls = s.agent_calls;
   if (!*patch) {
     if (auto st = engine::publish_resolved(s, fo, d.seq); !st) return st;
-    out.outcome = "unfixable";
+    out.outcome = s.cost_exceeded ? "budget_exceeded" : "unfixable";
     out.why = fo.reason;
     return out;
   }

@@ -264,10 +264,15 @@ Result<HealResult> run_heal(const Config& config, const HealOptions& o) {
   // [heal] budget.
   int prs = 0;
   const auto deadline = engine::Clock::now() + config.heal.budget;
+  std::string cost_stop;  // why a cost cap stopped the fixing (docs/USAGE.md)
   for (auto& a : res.actions) {
     if (a.action != "not_attempted" || !a.why.empty() || !run) continue;
     if (engine::Clock::now() >= deadline) {
       a.why = "the heal run's budget ([heal] budget) ran out";
+      continue;
+    }
+    if (!cost_stop.empty()) {
+      a.why = cost_stop;
       continue;
     }
     auto latest = run->log().get(a.group.latest_seq);
@@ -284,11 +289,12 @@ Result<HealResult> run_heal(const Config& config, const HealOptions& o) {
     a.action = fixed->outcome;
     a.why = fixed->why;
     if (fixed->outcome == "pr_opened" || fixed->outcome == "existing_pr") ++prs;
+    if (fixed->outcome == "budget_exceeded") cost_stop = fixed->why;
   }
 
   // REPORT
   res.report = report_markdown(res, config);
-  res.exit_code = res.rate_guard ? 4 : selected > prs ? 1 : 0;
+  res.exit_code = res.rate_guard ? 4 : !cost_stop.empty() ? 3 : selected > prs ? 1 : 0;
   if (!o.report_file.empty() && !o.dry_run) {
     std::ofstream out(o.report_file);
     out << res.report;
@@ -315,7 +321,7 @@ Result<HealResult> run_heal(const Config& config, const HealOptions& o) {
     std::string summary = std::to_string(res.triage.groups.size()) + " groups, " + std::to_string(selected) +
                           " to fix, " + std::to_string(prs) + " PR(s) opened, " + std::to_string(res.alerts.size()) + " alerts";
     if (res.rate_guard) summary = "rate guard: " + std::to_string(res.triage.errors_last_hour) + " errors in the last hour; " + summary;
-    (void)run->finish(res.exit_code == 0 ? "ok" : "unfixable", res.exit_code, summary);
+    (void)run->finish(res.exit_code == 0 ? "ok" : res.exit_code == 3 ? "budget_exceeded" : "unfixable", res.exit_code, summary);
   }
   return res;
 }

@@ -25,7 +25,7 @@ struct AgentCall {
   std::uint64_t cause = 0;           // the event it answers (AttemptStarted/Finished causation)
   std::filesystem::path dir;         // the attempt's scratch directory (made; prompt.md written)
   std::string prompt;                // FIXHOST_PROMPT_FILE's contents
-  std::map<std::string, std::string> env;  // beyond FIXHOST_PROMPT_FILE/SUMMARY_FILE/ATTEMPT/RUN_ID/REPO
+  std::map<std::string, std::string> env;  // beyond FIXHOST_PROMPT_FILE/SUMMARY_FILE/USAGE_FILE/ATTEMPT/RUN_ID/REPO
   std::chrono::milliseconds timeout{0};    // 0 = the session's attempt_budget, within the run's
   // Host rules on the paths touched (relative to the worktree, fnmatch globs with ** = any depth):
   std::vector<std::string> allowed;  // non-empty: each touched path must match one (rule `allowed_rule`)
@@ -44,6 +44,10 @@ struct AttemptOutcome {
   std::vector<std::string> files;     // paths touched (git's status letters stripped)
   std::vector<std::string> rejections;  // "rule path: detail", policy's and the host's
   bool wrote_outside = false;         // the user's checkout changed: the run must stop
+  // It reported more than max_attempt_cost_usd: rejected (in `rejections`), BudgetExceeded
+  // attempt_cost recorded and the session stopped; the caller reverts it.
+  bool over_cost = false;
+  std::string usage_warning;          // the usage file was malformed (its usage is unknown)
 };
 
 Result<AttemptOutcome> run_attempt(Session& s, const AgentCall& call);

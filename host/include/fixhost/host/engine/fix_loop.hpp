@@ -35,6 +35,10 @@ struct FixOutcome {
   std::uint32_t round = 1;  // the round it was found in
   std::string resolved_by;  // for cured: the failure whose fix cured it
   std::string reason_kind;  // FailureResolved::reason_kind
+  // What its attempts reported spending (docs/USAGE.md): the sum of the known costs, and how
+  // many attempts reported one and how many did not.
+  double cost_usd = 0;
+  std::uint32_t attempts_costed = 0, attempts_cost_unknown = 0;
 };
 
 // A fix that passed its test, kept for verification and the commit.

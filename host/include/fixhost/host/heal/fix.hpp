@@ -20,7 +20,8 @@
 namespace fixhost::host::heal {
 
 struct GroupFix {
-  // pr_opened | existing_pr | not_reproduced | unfixable | regression | refused | error
+  // pr_opened | existing_pr | not_reproduced | unfixable | regression | refused | error |
+  // budget_exceeded (a cost cap, docs/USAGE.md: the run stops fixing)
   std::string outcome;
   std::string why;
   std::string branch;

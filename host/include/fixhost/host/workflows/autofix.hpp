@@ -10,6 +10,7 @@
 
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/engine/fix_loop.hpp"
+#include "fixhost/host/spend.hpp"
 #include "fixhost/result.hpp"
 
 namespace fixhost::host {
@@ -47,6 +48,9 @@ struct AutofixResult {
   std::uint32_t agent_calls = 0;
   std::vector<RoundSummary> rounds;
   bool budget_exceeded = false;
+  bool cost_exceeded = false;  // the budget was a cost cap (docs/USAGE.md); its reason below
+  std::string stop_reason;     // why the run stopped early ("" when it did not)
+  SpendTotals spend;           // what the run's attempts reported spending
   std::string error;  // could not run
   std::string report_markdown;
   int exit_code = 0;  // 0 all fixed and committed, 1 some unfixable, 2 could not run, 3 budget
