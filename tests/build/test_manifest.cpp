@@ -202,3 +202,21 @@ TEST_CASE("the templates under examples/build/ are valid manifests with the feat
   REQUIRE_FALSE(missing.is_ok());
   CHECK(missing.status().message().find("api-endpoint, ui-feature, data-model") != std::string::npos);
 }
+
+TEST_CASE("[build] resolver: a command string as a stream's agent, or an argv array quoted for /bin/sh") {
+  auto s = b::parse_manifest(replace(k_good, "[[streams]]", "[build]\nresolver = \"python3 resolve.py\"\n\n[[streams]]"),
+                             "build.toml");
+  REQUIRE_MESSAGE(s.is_ok(), s.status().message());
+  CHECK(s->resolver == "python3 resolve.py");
+  auto a = b::parse_manifest(
+      replace(k_good, "[[streams]]", "[build]\nresolver = [\"python3\", \"it's.py\"]\n\n[[streams]]"), "build.toml");
+  REQUIRE_MESSAGE(a.is_ok(), a.status().message());
+  CHECK(a->resolver == "'python3' 'it'\\''s.py'");
+  auto again = b::parse_manifest(b::to_toml(*a), "build.toml");  // --plan-only's TOML reads back the same
+  REQUIRE_MESSAGE(again.is_ok(), again.status().message());
+  CHECK(again->resolver == a->resolver);
+  auto bad = refusal(replace(k_good, "[[streams]]", "[build]\nresolver = 3\n\n[[streams]]"));
+  CHECK(bad.find("build.resolver") != std::string::npos);
+  CHECK(refusal(replace(k_good, "[[streams]]", "[build]\nresolver = [\"python3\", 4]\n\n[[streams]]")).find("build.resolver") !=
+        std::string::npos);
+}

@@ -109,7 +109,8 @@ void register_build(CLI::App& app, Shared& shared) {
   cmd->add_flag("--plan-only", o->plan_only, "Validate and show the manifest (and its order), run nothing");
   cmd->add_option("--report", o->report, "Also write the markdown report to FILE");
   cmd->add_flag("--fix", o->fix,
-                "Hand integration test failures (fixhost.toml's suites on the integration worktree) to the fix loop");
+                "Hand integration failures to the fix loop on the integration worktree: failing tests (fixhost.toml's "
+                "suites), and type checks, lint and the contract check as failing commands (verified by re-running them)");
   cmd->add_option("--fix-agent", o->fix_agent, "The agent for --fix (default: --agent, else fixhost.toml's agent)");
   cmd->add_flag("--json", o->json, "Print the plan or the build's report as JSON");
   cmd->callback([o, &shared] {

@@ -72,6 +72,7 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
     pin.may_edit_tests = may_edit_tests;
     pin.attempt = attempt;
     pin.max_attempts = req.max_attempts;
+    pin.command = req.command;
     call.prompt = prompt_markdown(pin) + req.prompt_extra;
     if (auto st = write_file(call.dir / "failure.json", events::dump_json(failure_json(d), 2) + "\n"); !st) return st;
     if (auto st = write_file(call.dir / "history.json", events::dump_json(history_json(history), 2) + "\n"); !st)
@@ -160,7 +161,9 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
     }
     std::string last_error;
     Result<bool> passed = false;
-    if (f.phase == "collection") {
+    if (req.verify) {
+      passed = req.verify(last_error);
+    } else if (f.phase == "collection") {
       // A file that failed to import is fixed when it imports; its tests that then fail were
       // hidden behind it and are failures of a next round, not a reason to take this back.
       auto batch = run_tests(s.run, s.bounded_suite(f.suite), wt, {f.test_id}, "rerun");
@@ -194,7 +197,8 @@ Result<std::optional<std::string>> fix_failure(Session& s, const FixRequest& req
     }
     if (auto st = revert_attempt(s, at->before, f.test_id, attempt, "test_failed", files); !st) return st;
     rec.outcome = "test_failed";
-    rec.reason = "The test still fails after this change: " + last_error;
+    rec.reason = (req.command.empty() ? "The test still fails after this change: "
+                                      : "The command still fails after this change: ") + last_error;
     out.last_error = last_error;
     out.reason = "still failing after " + std::to_string(attempt) + " attempt(s)";
     s.say("  test still fails: " + one_line(last_error, 100));

@@ -96,43 +96,60 @@ std::string prompt_markdown(const PromptInput& in) {
   const auto& d = *in.failure;
   const auto& f = d.failure;
   std::ostringstream out;
-  out << "# Fix one failing test\n\n"
+  out << (in.command.empty() ? "# Fix one failing test\n\n" : "# Fix one failing check\n\n")
       << "You are working in `" << in.worktree.string() << "`, a git worktree made for this fix. Edit files in "
       << "place; do not commit, switch branches or touch `.git`. This is attempt " << in.attempt << " of "
       << in.max_attempts << ". Exit 0 when you have made a change, non-zero to give up on this failure. "
       << "Write one line describing your approach to the file named by `$FIXHOST_SUMMARY_FILE`.\n\n";
 
-  out << "## The failure\n\n"
-      << "- test: `" << f.test_id << "` (" << f.runner << ", suite `" << f.suite << "`)\n"
-      << "- where: `" << f.file << (f.line > 0 ? ":" + std::to_string(f.line) : "") << "`"
-      << (f.phase.empty() || f.phase == "call" ? "" : " (" + f.phase + " phase)") << "\n"
-      << "- category: **" << d.category << "**";
-  if (d.confidence > 0) {
-    char c[32];
-    std::snprintf(c, sizeof c, " (confidence %.2f)", d.confidence);
-    out << c;
-  }
-  out << "\n";
-  for (const auto& e : d.evidence) out << "  - rule `" << e.rule << "` matched `" << one_line(e.matched, 120) << "`\n";
-  out << "- error: `" << f.error_type << "`: " << one_line(f.message, 400) << "\n\n";
-  if (!f.stack_trace.empty()) out << "```\n" << capped(f.stack_trace, 8000) << "\n```\n\n";
-
   std::set<std::string> shown;
-  const std::string test_file = in_worktree(in.worktree, in.suite_cwd, f.file);
-  if (!test_file.empty()) {
-    out << "## The test (`" << test_file << "`)\n\n" << excerpt(in.worktree, test_file, f.line, 30, 10) << "\n";
-    shown.insert(test_file);
+  if (!in.command.empty()) {
+    // A failing command (a type check, lint, a contract check): its output is the evidence.
+    std::string cmd;
+    for (const auto& a : in.command) cmd += (cmd.empty() ? "" : " ") + a;
+    out << "## The failure\n\n"
+        << "- command: `" << cmd << "` (run in the worktree's root) fails; it must exit 0\n"
+        << "- check: `" << f.test_id << "`, category **" << d.category << "**\n";
+    if (!f.file.empty()) out << "- first location: `" << f.file << (f.line > 0 ? ":" + std::to_string(f.line) : "") << "`\n";
+    out << "- error: " << one_line(f.message, 400) << "\n\n";
+    if (!f.stack_trace.empty()) out << "Its output:\n\n```\n" << capped(f.stack_trace, 8000) << "\n```\n\n";
+    const std::string at = in_worktree(in.worktree, ".", f.file);
+    if (!at.empty()) {
+      out << "## The code (`" << at << "`)\n\n" << excerpt(in.worktree, at, f.line, 30, 10) << "\n";
+      shown.insert(at);
+    }
+  } else {
+    out << "## The failure\n\n"
+        << "- test: `" << f.test_id << "` (" << f.runner << ", suite `" << f.suite << "`)\n"
+        << "- where: `" << f.file << (f.line > 0 ? ":" + std::to_string(f.line) : "") << "`"
+        << (f.phase.empty() || f.phase == "call" ? "" : " (" + f.phase + " phase)") << "\n"
+        << "- category: **" << d.category << "**";
+    if (d.confidence > 0) {
+      char c[32];
+      std::snprintf(c, sizeof c, " (confidence %.2f)", d.confidence);
+      out << c;
+    }
+    out << "\n";
+    for (const auto& e : d.evidence) out << "  - rule `" << e.rule << "` matched `" << one_line(e.matched, 120) << "`\n";
+    out << "- error: `" << f.error_type << "`: " << one_line(f.message, 400) << "\n\n";
+    if (!f.stack_trace.empty()) out << "```\n" << capped(f.stack_trace, 8000) << "\n```\n\n";
+
+    const std::string test_file = in_worktree(in.worktree, in.suite_cwd, f.file);
+    if (!test_file.empty()) {
+      out << "## The test (`" << test_file << "`)\n\n" << excerpt(in.worktree, test_file, f.line, 30, 10) << "\n";
+      shown.insert(test_file);
+    }
+    std::ostringstream frames;
+    std::size_t n = 0;
+    for (const auto& fr : sdk::parse_stack(f.stack_trace)) {
+      auto rel = in_worktree(in.worktree, in.suite_cwd, fr.path);
+      if (rel.empty() || rel.find("node_modules/") != std::string::npos) continue;
+      if (!shown.insert(rel + ":" + std::to_string(fr.line)).second || rel == test_file) continue;
+      frames << "### `" << rel << ":" << fr.line << "`\n\n" << excerpt(in.worktree, rel, fr.line, 12, 8) << "\n";
+      if (++n == 5) break;
+    }
+    if (n > 0) out << "## Code at the failing frames (innermost first)\n\n" << frames.str();
   }
-  std::ostringstream frames;
-  std::size_t n = 0;
-  for (const auto& fr : sdk::parse_stack(f.stack_trace)) {
-    auto rel = in_worktree(in.worktree, in.suite_cwd, fr.path);
-    if (rel.empty() || rel.find("node_modules/") != std::string::npos) continue;
-    if (!shown.insert(rel + ":" + std::to_string(fr.line)).second || rel == test_file) continue;
-    frames << "### `" << rel << ":" << fr.line << "`\n\n" << excerpt(in.worktree, rel, fr.line, 12, 8) << "\n";
-    if (++n == 5) break;
-  }
-  if (n > 0) out << "## Code at the failing frames (innermost first)\n\n" << frames.str();
 
   if (!in.history.empty()) {
     out << "## Earlier attempts (all reverted)\n\n";

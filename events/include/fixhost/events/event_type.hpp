@@ -45,7 +45,8 @@
   X(RoundStarted, 35, fact)            \
   X(ProtectionTooWide, 36, derived)    \
   X(MergePlanned, 50, derived)         \
-  X(IntegrationChecked, 51, fact)
+  X(IntegrationChecked, 51, fact)      \
+  X(ConflictResolved, 52, fact)
 
 namespace fixhost::events {
 
@@ -58,7 +59,7 @@ enum class EventType : std::uint16_t {
 
 // The largest id in use. Ids are not contiguous (ranges are handed out per workstream): test
 // an id with is_known_event_type, not with `<= k_max_event_type`.
-inline constexpr std::uint16_t k_max_event_type = 51;
+inline constexpr std::uint16_t k_max_event_type = 52;
 
 enum class EventKind : std::uint8_t { fact, derived };
 

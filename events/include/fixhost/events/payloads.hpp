@@ -713,6 +713,27 @@ struct IntegrationChecked {
   }
 };
 
+// What became of conflicts a three-way merge left, handed to the `[build] resolver` agent (one
+// event per merge step: a stream's base, or a stream merged into the integration result).
+struct ConflictResolved {
+  FIXHOST_PAYLOAD(ConflictResolved, 1);
+  std::string step;                  // "base of <stream>" | "merge of <stream>"
+  std::vector<std::string> files;    // the conflicted files, the only ones the resolver may write
+  std::vector<std::string> streams;  // the streams whose changes conflicted
+  std::string resolver;              // the agent command
+  // resolved | reused (the same conflict resolved earlier in the run, no agent call) | agent_failed
+  // | budget_exceeded | rejected (the rails: a file other than the conflicted ones, policy)
+  // | markers_left | invalid_json | deleted | check_failed | no_change
+  std::string outcome;
+  std::string detail;                // why, one line
+  std::string tree;                  // the resolved tree ("" unless resolved or reused)
+  std::uint64_t attempt_seq = 0;     // the resolver's AttemptFinished (0 when reused)
+  template <class F> void fields(F&& f, std::uint16_t) {
+    f("step", step); f("files", files); f("streams", streams); f("resolver", resolver); f("outcome", outcome);
+    f("detail", detail); f("tree", tree); f("attempt_seq", attempt_seq);
+  }
+};
+
 #undef FIXHOST_PAYLOAD
 
 }  // namespace fixhost::events

@@ -155,6 +155,101 @@ Result<std::vector<std::string>> changed_paths(const fs::path& repo, const std::
   return lines(*r);
 }
 
+// A file's bytes in `tree` (git cat-file, exact: no trailing newline trimmed); nullopt when absent.
+std::optional<std::string> blob_of(const fs::path& repo, const std::string& tree, const std::string& file) {
+  auto r = git_raw(repo, {"cat-file", "blob", tree + ":" + file});
+  if (!r || r->exit_code != 0) return std::nullopt;
+  return r->output.data;
+}
+
+// Whether a line is one of git's conflict markers ("<<<<<<< ours", "=======", ">>>>>>> theirs",
+// "||||||| base").
+bool is_marker(std::string_view l) {
+  if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+  if (l == "=======") return true;
+  for (std::string_view m : {"<<<<<<<", ">>>>>>>", "|||||||"})
+    if (l.substr(0, 7) == m && (l.size() == 7 || l[7] == ' ')) return true;
+  return false;
+}
+
+std::size_t marker_lines(const std::string& text) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (is_marker(l)) ++n;
+  return n;
+}
+
+// A conflicted file with the markers' labels (the merged commits' ids) taken out: the same
+// conflict met at a stream's base and again in the final merge reads the same.
+std::string conflict_key(const std::string& file, const std::string& text) {
+  std::string out = file + '\0';
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out += (is_marker(l) ? l.substr(0, 7) : l) + "\n";
+  return out;
+}
+
+// "<mode> <sha>" of `file` in `tree`, "" when absent.
+std::string entry_of(const fs::path& repo, const std::string& tree, const std::string& file) {
+  auto ls = git::run(repo, {"ls-tree", tree, "--", file});
+  if (!ls || ls->empty()) return "";
+  std::istringstream in(*ls);
+  std::string mode, type, sha;
+  in >> mode >> type >> sha;
+  return mode + " " + sha;
+}
+
+// `tree` with each file set to an entry "<mode> <sha>", in a private index.
+Result<std::string> tree_with(const fs::path& repo, const fs::path& scratch, const std::string& tree,
+                              const std::map<std::string, std::string>& entries) {
+  const std::map<std::string, std::string> env = {{"GIT_INDEX_FILE", scratch.string()}};
+  std::error_code ec;
+  fs::remove(scratch, ec);
+  if (auto r = git::run(repo, {"read-tree", tree}, env); !r) return r.status();
+  for (const auto& [file, entry] : entries) {
+    const auto sp = entry.find(' ');
+    if (auto r = git::run(repo, {"update-index", "--add", "--cacheinfo",
+                                 entry.substr(0, sp) + "," + entry.substr(sp + 1) + "," + file}, env);
+        !r)
+      return r.status();
+  }
+  auto out = git::run(repo, {"write-tree"}, env);
+  fs::remove(scratch, ec);
+  return out;
+}
+
+// The first "file(line," (tsc) or "file:line" (flake8, eslint, mypy, pytest) of `files` in `output`.
+std::pair<std::string, std::int64_t> first_location(const std::string& output, const std::vector<std::string>& files) {
+  std::pair<std::string, std::int64_t> with_line{"", 0}, any{"", 0};
+  std::size_t with_line_at = std::string::npos, any_at = std::string::npos;
+  for (const auto& f : files)
+    for (std::size_t at = output.find(f); at != std::string::npos; at = output.find(f, at + 1)) {
+      if (at < any_at) any = {f, 0}, any_at = at;
+      const std::size_t after = at + f.size();
+      if (after + 1 >= output.size() || (output[after] != '(' && output[after] != ':')) continue;
+      std::int64_t line = 0;
+      for (std::size_t i = after + 1; i < output.size() && std::isdigit(static_cast<unsigned char>(output[i])); ++i)
+        line = line * 10 + (output[i] - '0');
+      if (line > 0 && at < with_line_at) with_line = {f, line}, with_line_at = at;
+      if (line > 0) break;
+    }
+  return with_line_at != std::string::npos ? with_line : any;
+}
+
+// The first line of a failing command's output that reads like an error, else its first line.
+std::string first_error_line(const std::string& output) {
+  std::string first;
+  std::istringstream in(output);
+  for (std::string l; std::getline(in, l);) {
+    if (l.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (first.empty()) first = l;
+    std::string low = l;
+    std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (low.find("error") != std::string::npos || low.find("fail") != std::string::npos) return one_line(l, 400);
+  }
+  return one_line(first, 400);
+}
+
 enum class State { pending, running, done };
 
 struct StreamRun {
@@ -195,10 +290,30 @@ class Build {
   Status skip(StreamRun& r, const std::string& why);
   Result<std::vector<events::Event>> publish_finished(StreamRun& r, const events::StreamFinished& f);
   Status merge_and_integrate();
-  Result<std::string> merged_base(const std::vector<std::string>& deps);
+  Result<std::string> merged_base(const std::string& stream, const std::vector<std::string>& deps);
   Status integrate(const std::string& merged);
-  Result<bool> run_steps(const std::filesystem::path& wt, const std::vector<IntegrationCommand>& steps);
-  Result<std::vector<std::string>> fix_integration(engine::Workspace& ws);
+  // One failed integration step as recorded.
+  struct FailedStep {
+    IntegrationCommand step;
+    events::IntegrationChecked checked;
+    std::uint64_t seq = 0;
+  };
+  Result<bool> run_steps(const std::filesystem::path& wt, const std::vector<IntegrationCommand>& steps,
+                         std::vector<FailedStep>* failed = nullptr);
+  Result<std::vector<std::string>> fix_integration(engine::Workspace& ws, const std::vector<FailedStep>& failed);
+  Status fix_command(engine::Session& s, const FailedStep& f, const std::string& id, std::size_t order, std::size_t of,
+                     std::vector<std::string>& patches);
+  // The integration worktree, made at its first use (a conflict to resolve, or integration) and
+  // moved to `commit` on every later one.
+  Status place_integration(const std::string& commit);
+  // Conflicts a three-way merge left (`files`, in `conflicted`, the merge of `ours` and `theirs`)
+  // handed to the [build] resolver in the integration worktree and judged; the resolved tree, or
+  // nullopt when the resolution was refused (ConflictResolved says why either way).
+  Result<std::optional<std::string>> resolve(const std::string& step, const std::string& ours, const std::string& theirs,
+                                             const std::string& conflicted, const std::vector<std::string>& files,
+                                             const std::vector<std::string>& streams, std::uint64_t cause);
+  std::string resolver_prompt(const std::string& step, const std::string& conflicted,
+                              const std::vector<std::string>& files, const std::vector<std::string>& streams) const;
   std::string prompt_for(const StreamRun& r) const;
   Status report();
   Status land(const std::string& merged, const std::vector<std::string>& patches, std::size_t steps_count);
@@ -224,6 +339,9 @@ class Build {
   bool contract_changed_ = false;
   bool budget_exceeded_ = false;
   bool fixed_ = false;  // integration passed only after --fix
+  std::vector<std::string> failure_owners_;  // the streams owning the files the first failure names
+  std::unique_ptr<engine::Workspace> integration_;
+  std::map<std::string, std::string> resolutions_;  // conflict_key -> the resolved "<mode> <sha>"
 };
 
 Result<BuildResult> Build::fail(const std::string& why, int code) {
@@ -285,33 +403,49 @@ Status Build::plan() {
   return Status::ok();
 }
 
-Result<std::string> Build::merged_base(const std::vector<std::string>& deps) {
+Result<std::string> Build::merged_base(const std::string& stream, const std::vector<std::string>& deps) {
   if (deps.empty()) return base_;
   std::string cur = streams_.at(deps[0]).commit;
   for (std::size_t i = 1; i < deps.size(); ++i) {
     const std::string& other = streams_.at(deps[i]).commit;
     auto mt = merge_trees(repo_, cur, other);
     if (!mt) return mt.status();
+    std::string tree = mt->tree;
     if (!mt->conflicts.empty()) {
       // The same conflict the final merge would meet: recorded now, with its hunks.
+      const std::vector<std::string> involved(deps.begin(), deps.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      std::uint64_t last = 0;
       for (const auto& file : mt->conflicts) {
         events::MergeConflict c;
         c.stream = deps[i];
         c.file = file;
-        c.resolution = "manual";
-        c.streams = std::vector<std::string>(deps.begin(), deps.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-        c.detail = "the three-way merge of " + join(c.streams) + " (the base of a stream depending on them) left conflicts";
-        if (auto blob = git::run(repo_, {"cat-file", "-p", mt->tree + ":" + file})) {
+        c.resolution = m_.resolver.empty() ? "manual" : "resolver";
+        c.streams = involved;
+        c.detail = "the three-way merge of " + join(c.streams) + " (the base of '" + stream + "') left conflicts" +
+                   (m_.resolver.empty() ? "" : "; handed to the [build] resolver");
+        if (auto blob = blob_of(repo_, mt->tree, file)) {
           c.hunks.data = *blob;
           c.hunks.total_bytes = blob->size();
         }
         ++conflicts_;
-        ++blocking_;
-        if (auto p = run_->publish(c); !p) return p.status();
+        auto p = run_->publish(c);
+        if (!p) return p.status();
+        last = p->front().seq;
       }
-      return make_error(Errc::refused, "the streams it depends on conflict in " + join(mt->conflicts));
+      std::optional<std::string> resolved;
+      if (!m_.resolver.empty()) {
+        auto r = resolve("base:" + stream, cur, other, mt->tree, mt->conflicts, involved, last);
+        if (!r) return r.status();
+        resolved = std::move(*r);
+      }
+      if (!resolved) {
+        blocking_ += static_cast<std::uint32_t>(mt->conflicts.size());
+        return make_error(Errc::refused, "the streams it depends on conflict in " + join(mt->conflicts) +
+                                             (m_.resolver.empty() ? "" : " and the resolver's resolution was refused"));
+      }
+      tree = *resolved;
     }
-    auto c = commit_tree(repo_, mt->tree, {cur, other}, "fixhost build " + run_->id() + ": base of merged " + join(deps));
+    auto c = commit_tree(repo_, tree, {cur, other}, "fixhost build " + run_->id() + ": base of merged " + join(deps));
     if (!c) return c.status();
     cur = *c;
   }
@@ -337,7 +471,7 @@ Status Build::start_stream(StreamRun& r) {
   const Stream& s = *r.st;
   r.started = Clock::now();
   r.started_ms = ms_since(t0_);
-  auto base = merged_base(s.depends_on);
+  auto base = merged_base(s.id, s.depends_on);
   if (!base) {
     r.state = State::done;
     return skip(r, base.status().message());
@@ -541,7 +675,8 @@ Status Build::schedule() {
     {
       std::lock_guard lock(mu_);
       for (auto& [id, r] : streams_) {
-        if (r.state != State::done) all_done = false;
+        // A finished worker not yet recorded (finish_stream joins it) is not done.
+        if (r.state != State::done || r.worker.joinable()) all_done = false;
         if (r.state == State::running) ++running;
       }
     }
@@ -608,6 +743,205 @@ Status Build::schedule() {
   return Status::ok();
 }
 
+Status Build::place_integration(const std::string& commit) {
+  if (!integration_) {
+    engine::WorkspaceSpec spec;
+    spec.repo = repo_;
+    spec.path = build_dir(store_, run_->id()) / "integration";
+    spec.branch = stream_branch(run_->id(), "integration");
+    spec.base = commit;
+    spec.stream = "integration";
+    auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
+    if (!ws) return ws.status();
+    integration_ = std::move(*ws);
+    return Status::ok();
+  }
+  // Already made for a resolution: its branch, HEAD and files move to `commit`.
+  auto snap = integration_->snapshot();
+  if (!snap) return snap.status();
+  auto tree = git::run(repo_, {"rev-parse", commit + "^{tree}"});
+  if (!tree) return tree.status();
+  snap->head = commit;
+  snap->tree = *tree;
+  return integration_->restore(*snap);
+}
+
+std::string Build::resolver_prompt(const std::string& step, const std::string& conflicted,
+                                   const std::vector<std::string>& files, const std::vector<std::string>& streams) const {
+  std::ostringstream os;
+  const bool base = step.rfind("base:", 0) == 0;
+  os << "# Resolve a merge conflict\n\n"
+     << "You are working in `" << integration_->path().string() << "`, the integration worktree of the parallel build `"
+     << run_->id() << "` (\"" << m_.feature << "\"). Merging the work of " << join(streams)
+     << (base ? " (the base of stream `" + step.substr(5) + "`, which depends on them)"
+              : " (stream `" + step.substr(6) + "` into the merged result)")
+     << " left conflicts git's three-way merge could not resolve, in: " << join(files) << ".\n\n"
+     << "Edit only these files: remove every conflict marker (`<<<<<<<`, `=======`, `>>>>>>>`) and keep what both "
+        "sides meant. Do not commit, switch branches or touch `.git`. Exit 0 when done, non-zero to give up. Write one "
+        "line describing the resolution to the file named by `$FIXHOST_SUMMARY_FILE`.\n\n"
+     << "## The streams\n\n";
+  for (const auto& id : streams) {
+    const auto it = streams_.find(id);
+    if (it == streams_.end()) continue;
+    const auto& r = it->second;
+    os << "- `" << id << "` (" << r.st->role << ")"
+       << (r.attempt.finished.summary.empty() ? "" : ": " + r.attempt.finished.summary) << "; files: " << join(r.attempt.files)
+       << "\n";
+  }
+  os << "\n## The conflicts (the files as the merge left them)\n\n";
+  for (const auto& f : files) {
+    auto text = blob_of(repo_, conflicted, f).value_or("");
+    if (text.size() > 16000) text = text.substr(0, 16000) + "\n... (" + std::to_string(text.size() - 16000) + " more bytes)\n";
+    os << "### `" << f << "`\n\n```\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n") << "```\n\n";
+  }
+  os << "## What fixhost checks afterwards (any failure stops the build before landing)\n\n"
+     << "- only the conflicted files changed (the host's rule `outside_conflict`) and the policy plugin's rules hold;\n"
+     << "- no conflict marker is left, no conflicted file is deleted, and a `.json` file parses;\n"
+     << "- the `[streams.check]` command of each stream above that has one passes in this worktree.\n";
+  return os.str();
+}
+
+Result<std::optional<std::string>> Build::resolve(const std::string& step, const std::string& ours,
+                                                  const std::string& theirs, const std::string& conflicted,
+                                                  const std::vector<std::string>& files,
+                                                  const std::vector<std::string>& streams, std::uint64_t cause) {
+  events::ConflictResolved cr;
+  cr.step = step;
+  cr.files = files;
+  cr.streams = streams;
+  cr.resolver = m_.resolver;
+  auto finish = [&](std::optional<std::string> tree) -> Result<std::optional<std::string>> {
+    if (tree) cr.tree = *tree;
+    say("conflict in " + join(files) + " (" + step + "): " + cr.outcome + (cr.detail.empty() ? "" : " (" + cr.detail + ")"));
+    if (auto r = run_->publish(cr, cause); !r) return r.status();
+    return tree;
+  };
+  const fs::path scratch = store_ / "attempts" / run_->id() / "resolve.index";
+  std::error_code ec;
+  fs::create_directories(scratch.parent_path(), ec);
+
+  // The same conflict resolved earlier in this run (at a stream's base, met again in the final
+  // merge): the same resolution, no agent call.
+  std::map<std::string, std::string> keys, reuse;
+  for (const auto& f : files) {
+    keys[f] = conflict_key(f, blob_of(repo_, conflicted, f).value_or(""));
+    if (auto it = resolutions_.find(keys[f]); it != resolutions_.end()) reuse[f] = it->second;
+  }
+  if (reuse.size() == files.size()) {
+    auto tree = tree_with(repo_, scratch, conflicted, reuse);
+    if (!tree) return tree.status();
+    cr.outcome = "reused";
+    cr.detail = "resolved the same way earlier in this run";
+    return finish(*tree);
+  }
+
+  auto placed = commit_tree(repo_, conflicted, {ours, theirs},
+                            "fixhost build " + run_->id() + ": " + step + " with conflicts in " + join(files));
+  if (!placed) return placed.status();
+  if (auto st = place_integration(*placed); !st) return st;
+  engine::Session s(cfg_, *run_, *integration_);
+  s.agent = m_.resolver;
+  s.deadline = deadline_;
+  s.progress = opts_.progress;
+  auto sandbox = run_sandbox(cfg_, store_, integration_->common(), integration_->path());
+  if (!sandbox) return sandbox.status();
+  s.sandbox = std::move(*sandbox);
+
+  engine::AgentCall call;
+  call.test_id = "resolve:" + step;
+  call.category = "merge_conflict";
+  call.attempt = 1;
+  call.cause = cause;
+  call.dir = store_ / "attempts" / run_->id() / ("resolve-" + step.substr(0, step.find(':')) + "-" + step.substr(step.find(':') + 1));
+  call.prompt = resolver_prompt(step, conflicted, files, streams);
+  call.env = {{"FIXHOST_CONFLICT_FILES", nlohmann::json(files).dump()},
+              {"FIXHOST_STREAMS", nlohmann::json(streams).dump()},
+              {"FIXHOST_MERGE_STEP", step},
+              {"FIXHOST_FEATURE", m_.feature}};
+  call.timeout = std::chrono::seconds(m_.stream_budget_s);
+  for (const auto& f : files) call.allowed.push_back("/" + f);  // anchored: exactly these paths
+  call.allowed_rule = "outside_conflict";
+  auto a = engine::run_attempt(s, call);
+  if (!a) return a.status();
+  cr.attempt_seq = a->finished_seq;
+
+  // Judge the resolution on its tree (the after-snapshot), as a stream's work is judged.
+  const std::string tree = a->after.tree;
+  if (a->agent.timed_out) {
+    cr.outcome = "budget_exceeded";
+    cr.detail = "killed at its budget of " + std::to_string(a->timeout.count() / 1000) + " s";
+    (void)s.exceed(a->deadline_bound ? "run_time" : "attempt_time", a->timeout.count(), a->agent.duration_ms,
+                   call.test_id, 1);
+    if (a->deadline_bound) budget_exceeded_ = true;
+  } else if (a->agent.exit_code != 0) {
+    cr.outcome = "agent_failed";
+    cr.detail = a->agent.spawn_error.empty() ? "the resolver exited " + std::to_string(a->agent.exit_code)
+                                             : "the resolver could not be started: " + a->agent.spawn_error;
+  } else if (a->wrote_outside) {
+    cr.outcome = "rejected";
+    cr.detail = "the resolver changed the user's checkout";
+    (void)engine::alert_wrote_outside(s, "the resolver (" + step + ")", 1);
+  } else if (!a->rejections.empty()) {
+    cr.outcome = "rejected";
+    cr.detail = a->rejections.front() + (a->rejections.size() > 1 ? " (and " + std::to_string(a->rejections.size() - 1) + " more)" : "");
+  }
+  if (cr.outcome.empty()) {
+    // Belt and braces over the engine's rule: the exact paths changed, case and globs aside.
+    auto changed = changed_paths(repo_, conflicted, tree);
+    if (!changed) return changed.status();
+    for (const auto& p : *changed)
+      if (std::find(files.begin(), files.end(), p) == files.end()) {
+        cr.outcome = "rejected";
+        cr.detail = "it changed '" + p + "', which is not a conflicted file";
+        break;
+      }
+  }
+  for (const auto& f : files) {
+    if (!cr.outcome.empty()) break;
+    auto text = blob_of(repo_, tree, f);
+    if (!text) {
+      cr.outcome = "deleted";
+      cr.detail = "it deleted '" + f + "'; a resolution keeps the file";
+    } else if (auto n = marker_lines(*text); n > 0) {
+      cr.outcome = "markers_left";
+      cr.detail = "'" + f + "' still has " + std::to_string(n) + " conflict marker line(s)";
+    } else if (fs::path(f).extension() == ".json" && !nlohmann::json::accept(*text)) {
+      cr.outcome = "invalid_json";
+      cr.detail = "'" + f + "' is not valid JSON after the resolution";
+    }
+  }
+  if (cr.outcome.empty() && a->files.empty()) {
+    cr.outcome = "no_change";  // a conflict without markers (binary, modify/delete) left as git left it
+    cr.detail = "the resolver exited 0 but changed nothing";
+  }
+  // The merge step's checks again: each involved stream's own check, on the resolved files.
+  for (const auto& id : streams) {
+    if (!cr.outcome.empty()) break;
+    const Stream* st = m_.find(id);
+    if (!st || st->check.empty()) continue;
+    ProcessSpec ps;
+    ps.argv = st->check;
+    ps.cwd = integration_->path().string();
+    ps.timeout = s.command_timeout(std::chrono::seconds(st->budget_s));
+    ps.head_cap = ps.tail_cap = k_output_cap;
+    auto c = run_process(ps);
+    if (!c) return c.status();
+    if (c->exit_code != 0 || c->timed_out) {
+      cr.outcome = "check_failed";
+      cr.detail = "stream '" + id + "''s check `" + join(st->check, " ") + "` failed on the resolution: " +
+                  one_line(c->output.data, 200);
+    }
+  }
+  if (!cr.outcome.empty()) {
+    if (auto st = engine::revert_attempt(s, a->before, call.test_id, 1, cr.outcome, a->files); !st) return st;
+    return finish(std::nullopt);
+  }
+  for (const auto& f : files) resolutions_[keys[f]] = entry_of(repo_, tree, f);
+  cr.outcome = "resolved";
+  cr.detail = a->finished.summary;
+  return finish(tree);
+}
+
 Status Build::merge_and_integrate() {
   const auto merge_t0 = Clock::now();
   if (!plan_)
@@ -656,6 +990,8 @@ Status Build::merge_and_integrate() {
       if (d.resolution == "contract_wins" && id != d.winner &&
           std::find(d.streams.begin(), d.streams.end(), id) != d.streams.end())
         contract_files.push_back(d.file);
+    std::vector<std::string> conflicted, involved;
+    std::uint64_t last = 0;
     for (const auto& file : mt->conflicts) {
       if (std::find(contract_files.begin(), contract_files.end(), file) != contract_files.end()) continue;
       events::MergeConflict c;
@@ -666,17 +1002,35 @@ Status Build::merge_and_integrate() {
       c.streams = it != decision.end() ? it->second->streams : std::vector<std::string>{id};
       c.detail = (it != decision.end() && it->second->resolution == "three_way" ? "three-way merge left conflicts"
                                                                                 : "conflict") +
-                 std::string(m_.resolver.empty() ? "; no [build] resolver: the run stops before landing" : "");
-      if (auto blob = git::run(repo_, {"cat-file", "-p", mt->tree + ":" + file})) {
+                 std::string(m_.resolver.empty() ? "; no [build] resolver: the run stops before landing"
+                                                 : "; handed to the [build] resolver");
+      if (auto blob = blob_of(repo_, mt->tree, file)) {
         c.hunks.data = *blob;
         c.hunks.total_bytes = blob->size();
       }
+      for (const auto& x : c.streams)
+        if (std::find(involved.begin(), involved.end(), x) == involved.end()) involved.push_back(x);
       ++conflicts_;
-      ++blocking_;
-      if (auto p = run_->publish(c); !p) return p.status();
+      auto p = run_->publish(c);
+      if (!p) return p.status();
+      last = p->front().seq;
+      conflicted.push_back(file);
     }
-    if (blocking_) break;
-    auto tree = files_from(repo_, scratch_index, mt->tree, contract_files, contract_commit);
+    std::string merged_tree = mt->tree;
+    if (!conflicted.empty()) {
+      std::optional<std::string> resolved;
+      if (!m_.resolver.empty()) {
+        auto rs = resolve("merge:" + id, cur, r.commit, mt->tree, conflicted, involved, last);
+        if (!rs) return rs.status();
+        resolved = std::move(*rs);
+      }
+      if (!resolved) {
+        blocking_ += static_cast<std::uint32_t>(conflicted.size());
+        break;
+      }
+      merged_tree = *resolved;
+    }
+    auto tree = files_from(repo_, scratch_index, merged_tree, contract_files, contract_commit);
     if (!tree) return tree.status();
     for (const auto& file : contract_files) {
       events::MergeConflict c;
@@ -709,24 +1063,18 @@ Status Build::merge_and_integrate() {
 
 Status Build::integrate(const std::string& merged) {
   const auto t = Clock::now();
-  engine::WorkspaceSpec spec;
-  spec.repo = repo_;
-  spec.path = build_dir(store_, run_->id()) / "integration";
-  spec.branch = stream_branch(run_->id(), "integration");
-  spec.base = merged;
-  spec.stream = "integration";
-  auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
-  if (!ws) return ws.status();
-  const fs::path wt = (*ws)->path();
+  if (auto st = place_integration(merged); !st) return st;
+  const fs::path wt = integration_->path();
   std::vector<IntegrationCommand> steps;
   if (!m_.contract_check.empty()) steps.push_back({"contract_check", m_.contract_check});
   steps.insert(steps.end(), m_.commands.begin(), m_.commands.end());
-  auto first = run_steps(wt, steps);
+  std::vector<FailedStep> failed;
+  auto first = run_steps(wt, steps, &failed);
   if (!first) return first.status();
   bool passed = *first;
   std::vector<std::string> patches;
   if (!passed && !opts_.fix_agent.empty()) {
-    auto fixed = fix_integration(**ws);
+    auto fixed = fix_integration(*integration_, failed);
     if (!fixed) return fixed.status();
     patches = std::move(*fixed);
     if (!patches.empty()) {
@@ -742,7 +1090,7 @@ Status Build::integrate(const std::string& merged) {
   return land(merged, patches, steps.size());
 }
 
-Result<std::vector<std::string>> Build::fix_integration(engine::Workspace& ws) {
+Result<std::vector<std::string>> Build::fix_integration(engine::Workspace& ws, const std::vector<FailedStep>& failed) {
   engine::Session s(cfg_, *run_, ws);
   s.agent = opts_.fix_agent;
   s.deadline = deadline_;
@@ -750,39 +1098,138 @@ Result<std::vector<std::string>> Build::fix_integration(engine::Workspace& ws) {
   auto sandbox = run_sandbox(cfg_, store_, ws.common(), ws.path());
   if (!sandbox) return sandbox.status();
   s.sandbox = std::move(*sandbox);
-  DetectOptions d;
-  d.root = ws.path();
-  d.skip_flaky_check = true;
-  d.progress = opts_.progress;
-  auto det = run_detect(*run_, s.bounded(), d);
-  if (!det) return det.status();
   std::vector<std::string> patches;
-  const std::size_t n = det->failures.size();
-  for (std::size_t i = 0; i < n && !s.stop && !s.over_budget(); ++i) {
-    engine::FixRequest req;
-    req.failure = &det->failures[i];
-    req.order = i + 1;
-    req.of = n;
-    req.max_attempts = static_cast<std::uint32_t>(cfg_.max_attempts);
-    req.attempts_dir = store_ / "attempts" / run_->id() / "fix";
-    const auto& d = det->failures[i];
-    engine::FixOutcome fo;
-    fo.test_id = d.failure.test_id;
-    fo.file = d.failure.file;
-    fo.line = d.failure.line;
-    fo.category = d.category;
-    fo.last_error = d.failure.error_type + ": " + one_line(d.failure.message, 200);
-    if (d.flaky) continue;  // passed when re-run: not a fix for an agent
-    auto p = engine::fix_failure(s, req, fo);
-    if (!p) return p.status();
-    if (auto st = engine::publish_resolved(s, fo); !st) return st;
-    if (*p) patches.push_back(**p);
+  // Each failed step in order: a tests step through fixhost.toml's suites (each failing test to
+  // the fix loop); a type check, lint, the contract check, or a tests step no suite reports a
+  // failure of, as one failing command.
+  bool tests_done = false;
+  for (std::size_t k = 0; k < failed.size() && !s.stop && !s.over_budget(); ++k) {
+    const FailedStep& f = failed[k];
+    if (f.step.kind == "tests" && !cfg_.suites.empty()) {
+      if (tests_done) continue;
+      tests_done = true;
+      DetectOptions d;
+      d.root = ws.path();
+      d.skip_flaky_check = true;
+      d.progress = opts_.progress;
+      auto det = run_detect(*run_, s.bounded(), d);
+      if (!det) return det.status();
+      const std::size_t n = det->failures.size();
+      for (std::size_t i = 0; i < n && !s.stop && !s.over_budget(); ++i) {
+        engine::FixRequest req;
+        req.failure = &det->failures[i];
+        req.order = i + 1;
+        req.of = n;
+        req.max_attempts = static_cast<std::uint32_t>(cfg_.max_attempts);
+        req.attempts_dir = store_ / "attempts" / run_->id() / "fix";
+        const auto& df = det->failures[i];
+        engine::FixOutcome fo;
+        fo.test_id = df.failure.test_id;
+        fo.file = df.failure.file;
+        fo.line = df.failure.line;
+        fo.category = df.category;
+        fo.last_error = df.failure.error_type + ": " + one_line(df.failure.message, 200);
+        if (df.flaky) continue;  // passed when re-run: not a fix for an agent
+        auto p = engine::fix_failure(s, req, fo);
+        if (!p) return p.status();
+        if (auto st = engine::publish_resolved(s, fo); !st) return st;
+        if (*p) patches.push_back(**p);
+      }
+      if (n > 0) continue;
+    }
+    // integration:<kind>, numbered when a kind fails twice (two lint commands).
+    std::size_t same = 0;
+    for (std::size_t j = 0; j < k; ++j) same += failed[j].step.kind == f.step.kind;
+    const std::string id = "integration:" + f.step.kind + (same ? "#" + std::to_string(same + 1) : "");
+    if (auto st = fix_command(s, f, id, k + 1, failed.size(), patches); !st) return st;
   }
   if (s.cost_exceeded) budget_exceeded_ = true;
   return patches;
 }
 
-Result<bool> Build::run_steps(const fs::path& wt, const std::vector<IntegrationCommand>& steps) {
+Status Build::fix_command(engine::Session& s, const FailedStep& f, const std::string& id, std::size_t order,
+                          std::size_t of, std::vector<std::string>& patches) {
+  // The failing command as a failure of the engine's: its output is the evidence, its first
+  // file:line the location, and re-running it is the verification.
+  DetectedFailure d;
+  d.seq = f.seq;
+  auto& fd = d.failure;
+  fd.runner = "command";
+  fd.suite = "integration";
+  fd.test_id = id;
+  fd.test_name = join(f.step.argv, " ");
+  auto [file, line] = first_location(f.checked.output.data, f.checked.files);
+  fd.file = file;
+  fd.line = line;
+  fd.phase = "call";
+  fd.error_type = f.step.kind == "types" ? "TypeError" : f.step.kind == "lint" ? "LintError"
+                  : f.step.kind == "contract_check" ? "ContractMismatch" : "CommandFailed";
+  fd.message = first_error_line(f.checked.output.data);
+  fd.stack_trace = f.checked.output.data;
+  d.category = f.step.kind == "types" ? "type_error" : f.step.kind == "lint" ? "lint"
+               : f.step.kind == "contract_check" ? "contract" : "integration";
+  d.order = static_cast<std::uint32_t>(order);
+
+  engine::FixRequest req;
+  req.failure = &d;
+  req.order = order;
+  req.of = of;
+  req.max_attempts = static_cast<std::uint32_t>(cfg_.max_attempts);
+  req.attempts_dir = store_ / "attempts" / run_->id() / "fix-command";
+  req.command = f.step.argv;
+  req.env = {{"FIXHOST_CHECK_KIND", f.step.kind},
+             {"FIXHOST_CHECK_COMMAND", nlohmann::json(f.step.argv).dump()},
+             {"FIXHOST_CHECK_FILES", nlohmann::json(f.checked.files).dump()},
+             {"FIXHOST_OWNERS", nlohmann::json(f.checked.owners).dump()}};
+  std::ostringstream extra;
+  extra << "\n## Where it comes from\n\nThis is the integration of the parallel build `" << run_->id() << "` (\""
+        << m_.feature << "\"): the streams' work merged, on the integration branch.\n";
+  if (!f.checked.files.empty()) {
+    extra << "The output names:\n";
+    for (const auto& x : f.checked.files) {
+      const Stream* o = owner_of(m_, x);
+      extra << "- `" << x << "`" << (o ? " (stream `" + o->id + "`, " + o->role + ")" : "") << "\n";
+    }
+  }
+  for (const auto& id : f.checked.owners)
+    if (auto it = streams_.find(id); it != streams_.end() && !it->second.attempt.finished.summary.empty())
+      extra << "- stream `" << id << "` did: " << it->second.attempt.finished.summary << "\n";
+  if (const Stream* c = m_.contract())
+    extra << "The contract stream's files (" << join(c->owns) << ") are the agreement between the streams: fix the "
+          << "code that contradicts them rather than them.\n";
+  req.prompt_extra = extra.str();
+  const fs::path wt = s.ws.path();
+  const auto argv = f.step.argv;
+  req.verify = [this, wt, argv](std::string& last_error) -> Result<bool> {
+    ProcessSpec ps;
+    ps.argv = argv;
+    ps.cwd = wt.string();
+    ps.timeout = std::max(std::chrono::milliseconds(1000),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
+    ps.head_cap = ps.tail_cap = k_output_cap;
+    auto pr = run_process(ps);
+    if (!pr) return pr.status();
+    const bool ok = pr->exit_code == 0 && !pr->timed_out;
+    if (!ok) last_error = pr->spawn_error.empty() ? first_error_line(pr->output.data) : pr->spawn_error;
+    return ok;
+  };
+  engine::FixOutcome fo;
+  fo.test_id = fd.test_id;
+  fo.file = fd.file;
+  fo.line = fd.line;
+  fo.category = d.category;
+  fo.last_error = fd.message;
+  say("integration --fix: " + fd.test_id + " (" + join(argv, " ") + ")" +
+      (f.checked.owners.empty() ? "" : ", files of " + join(f.checked.owners)));
+  auto p = engine::fix_failure(s, req, fo);
+  if (!p) return p.status();
+  if (auto st = engine::publish_resolved(s, fo, f.seq); !st) return st;
+  if (*p) patches.push_back(**p);
+  return Status::ok();
+}
+
+Result<bool> Build::run_steps(const fs::path& wt, const std::vector<IntegrationCommand>& steps,
+                              std::vector<FailedStep>* failed) {
   auto tracked = git::run(wt, {"ls-files"});
   std::vector<std::string> files = tracked ? lines(*tracked) : std::vector<std::string>{};
   bool passed = true;
@@ -813,12 +1260,14 @@ Result<bool> Build::run_steps(const fs::path& wt, const std::vector<IntegrationC
         if (const Stream* o = owner_of(m_, f)) owners.insert(o->id);
       }
       ic.owners.assign(owners.begin(), owners.end());
-      if (passed) failure_cause_ = step.kind;
+      if (passed) failure_cause_ = step.kind, failure_owners_ = ic.owners;
       passed = false;
     }
     say(std::string("integration ") + (ic.passed ? "passed" : "FAILED") + ": " + join(step.argv, " ") +
         (ic.owners.empty() ? "" : " (files of " + join(ic.owners) + ")"));
-    if (auto r = run_->publish(ic); !r) return r.status();
+    auto r = run_->publish(ic);
+    if (!r) return r.status();
+    if (!ic.passed && failed) failed->push_back({step, ic, r->front().seq});
   }
   return passed;
 }
@@ -962,7 +1411,8 @@ Result<BuildResult> Build::run() {
   std::string outcome = res_.landed ? "ok" : budget_exceeded_ ? "budget_exceeded" : "failures";
   res_.exit_code = res_.landed ? k_exit_ok : budget_exceeded_ ? 3 : 1;
   std::string summary = res_.landed ? "landed " + res_.commit.substr(0, 12) + " on " + res_.branch
-                                    : "nothing landed: " + wm.failure_cause;
+                                    : "nothing landed: " + wm.failure_cause +
+                                          (failure_owners_.empty() ? "" : " (files of " + join(failure_owners_) + ")");
   if (auto st = run_->finish(outcome, res_.exit_code, summary); !st) return st;
   return res_;
 }

@@ -249,7 +249,19 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view source, 
     const toml::table* b = bn->as_table();
     if (!b) return err.at("", "build", "must be a table: [build]");
     if (auto s = unknown_keys(err, *b, k_build_keys, "", "build."); !s) return s;
-    if (auto s = read_string(err, *b, "resolver", "", m.resolver, "build.resolver"); !s) return s;
+    if (const toml::node* rn = b->get("resolver"); rn && rn->is_array()) {
+      // An argv array is the same command as a string for /bin/sh -c, each word quoted.
+      std::vector<std::string> argv;
+      if (auto s = read_strings(err, *b, "resolver", "", argv, "build.resolver"); !s) return s;
+      for (const auto& a : argv) {
+        std::string quoted = "'";
+        for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        m.resolver += (m.resolver.empty() ? "" : " ") + quoted + "'";
+      }
+    } else if (auto s = read_string(err, *b, "resolver", "", m.resolver, "build.resolver"); !s) {
+      return err.at("", "build.resolver", "must be a command, as a string (run with /bin/sh -c, like a stream's agent) "
+                                          "or an argv array; write e.g. resolver = \"python3 resolve.py\"");
+    }
     if (auto s = read_string(err, *b, "agent", "", build_agent, "build.agent"); !s) return s;
     if (auto s = read_int(err, *b, "stream_budget_s", "", m.stream_budget_s, 1, "build.stream_budget_s"); !s) return s;
     if (auto s = read_int(err, *b, "budget_s", "", m.budget_s, 1, "build.budget_s"); !s) return s;

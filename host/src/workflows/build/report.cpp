@@ -86,7 +86,15 @@ std::string verdict(const BuildRecord& r) {
   if (r.merged->integration_passed)
     return "landed: " + (r.merged->commit.empty() ? std::string("(no commit)") : r.merged->commit.substr(0, 12)) +
            " on fixhost/build-" + r.run_id;
-  return "nothing landed: " + (r.merged->failure_cause.empty() ? std::string("integration failed") : r.merged->failure_cause);
+  std::string owners;
+  for (const auto& c : r.checks)
+    if (!c.passed && c.kind == r.merged->failure_cause && !c.owners.empty()) owners = " (files owned by " + join(c.owners) + ")";
+  return "nothing landed: " + (r.merged->failure_cause.empty() ? std::string("integration failed") : r.merged->failure_cause) +
+         owners;
+}
+
+std::string resolution_line(const events::ConflictResolved& c) {
+  return "resolver on " + join(c.files) + " (" + c.step + "): " + c.outcome + (c.detail.empty() ? "" : ": " + c.detail);
 }
 
 }  // namespace
@@ -130,6 +138,9 @@ BuildRecord collect_build(const std::vector<events::Event>& evs) {
         break;
       case EventType::MergeConflict:
         if (auto p = events::decode<events::MergeConflict>(e)) r.conflicts.push_back(std::move(*p));
+        break;
+      case EventType::ConflictResolved:
+        if (auto p = events::decode<events::ConflictResolved>(e)) r.resolutions.push_back(std::move(*p));
         break;
       case EventType::IntegrationChecked:
         if (auto p = events::decode<events::IntegrationChecked>(e)) r.checks.push_back(std::move(*p));
@@ -175,6 +186,7 @@ std::string report_table(const BuildRecord& r) {
   for (const auto& c : r.conflicts)
     os << "  conflict " << c.file << " (" << c.resolution << ", " << join(c.streams.empty() ? std::vector<std::string>{c.stream} : c.streams)
        << ")" << (c.detail.empty() ? "" : ": " + c.detail) << "\n";
+  for (const auto& c : r.resolutions) os << "  " << resolution_line(c) << "\n";
   if (!r.checks.empty()) {
     os << "\nintegration:\n";
     for (const auto& c : r.checks) {
@@ -215,6 +227,7 @@ std::string report_markdown(const BuildRecord& r) {
       if (!c.hunks.data.empty()) os << "\n```\n" << c.hunks.data << (c.hunks.data.back() == '\n' ? "" : "\n") << "```\n";
     }
   }
+  for (const auto& c : r.resolutions) os << "- " << resolution_line(c) << "\n";
   if (!r.checks.empty()) {
     os << "\n## Integration\n\n| step | command | result | owners |\n|---|---|---|---|\n";
     for (const auto& c : r.checks)
@@ -264,6 +277,10 @@ nlohmann::ordered_json report_json(const BuildRecord& r) {
   j["conflicts"] = nlohmann::ordered_json::array();
   for (const auto& c : r.conflicts)
     j["conflicts"].push_back({{"file", c.file}, {"stream", c.stream}, {"resolution", c.resolution}, {"detail", c.detail}});
+  j["resolutions"] = nlohmann::ordered_json::array();
+  for (const auto& c : r.resolutions)
+    j["resolutions"].push_back({{"step", c.step}, {"files", c.files}, {"streams", c.streams}, {"outcome", c.outcome},
+                                {"detail", c.detail}});
   j["integration"] = nlohmann::ordered_json::array();
   for (const auto& c : r.checks)
     j["integration"].push_back({{"kind", c.kind}, {"argv", c.argv}, {"passed", c.passed}, {"exit_code", c.exit_code},

@@ -26,8 +26,9 @@ struct BuildOptions {
   std::uint32_t jobs = 0;
   // Where the markdown report is also written ("" = only in the store).
   std::string report_path;
-  // --fix: integration test failures (found by fixhost.toml's suites on the integration
-  // worktree) go to the engine's fix loop with this agent, attempts capped. Default: off ("")
+  // --fix: integration failures go to the engine's fix loop with this agent on the integration
+  // worktree, attempts capped: failing tests (fixhost.toml's suites), and a failing type check,
+  // lint or contract check as a failing command re-run to verify. Default: off ("")
   std::string fix_agent;
   std::function<void(const std::string&)> progress;
 };

@@ -22,6 +22,7 @@ struct BuildRecord {
   std::vector<events::WorktreeCreated> worktrees;
   std::optional<events::MergePlanned> plan;
   std::vector<events::MergeConflict> conflicts;
+  std::vector<events::ConflictResolved> resolutions;  // the [build] resolver's, in log order
   std::vector<events::IntegrationChecked> checks;
   std::optional<events::WorktreesMerged> merged;
   std::string outcome;  // RunFinished's, "" while running or killed

@@ -58,6 +58,11 @@ struct FixRequest {
   std::string prompt_extra;                // markdown appended to each prompt
   // A file that failed to import was fixed: the failures its tests now show (next round's work).
   std::function<void(std::vector<DetectedFailure>&&)> on_revealed;
+  // The failure is a failing command, not a test (build: an integration type check, lint or the
+  // contract check): non-empty `command` is its argv, shown in the prompt, and `verify` replaces
+  // the re-run of the test: true when the command now passes, `last_error` its first error line.
+  std::vector<std::string> command;
+  std::function<Result<bool>(std::string& last_error)> verify;
 };
 
 // Runs the loop; on success `out.outcome` is "fixed" and the patch is returned, else

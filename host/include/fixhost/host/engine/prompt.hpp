@@ -28,6 +28,8 @@ struct PromptInput {
   bool may_edit_tests = false;
   std::uint32_t attempt = 1;
   std::uint32_t max_attempts = 3;
+  // Non-empty: the failure is this command failing (FixRequest::command), not a test.
+  std::vector<std::string> command;
 };
 
 std::string prompt_markdown(const PromptInput& in);
