@@ -159,7 +159,7 @@ TEST_CASE("[build] resolver that leaves conflict markers: the run stops before l
   check_nothing_landed(repo, head, before);
 }
 
-TEST_CASE("[build] resolver that edits a file it was not handed is rejected; nothing lands") {
+TEST_CASE("[build] resolver that edits a file it was not handed is rejected, nothing lands") {
   BuildRepo repo;
   const std::string head = repo.rev("HEAD");
   const auto before = checkout_bytes(repo.dir());

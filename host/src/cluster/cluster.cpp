@@ -19,6 +19,7 @@
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/stats.hpp"
 #include "fixhost/host/world/jetstream.hpp"
+#include "nats_options.hpp"
 #include "fixhost/store/event_log.hpp"
 
 namespace fixhost::host {
@@ -66,15 +67,6 @@ Status write_forwarder_state(const fs::path& store_dir, const ForwarderState& st
   std::error_code ec;
   fs::create_directories(cluster_dir(store_dir), ec);
   return write_atomic(cluster_dir(store_dir) / "forwarder.json", j.dump(2) + "\n");
-}
-
-world::NatsOptions nats_options(const ClusterConfig& c, const std::string& name) {
-  world::NatsOptions o;
-  o.url = c.url;
-  o.token = c.token;
-  o.creds = c.creds;
-  o.name = name;
-  return o;
 }
 
 std::string subject_prefix() { return "fixhost.events"; }

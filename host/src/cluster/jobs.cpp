@@ -14,6 +14,7 @@
 
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/world/jetstream.hpp"
+#include "nats_options.hpp"
 #include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
@@ -21,15 +22,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-world::NatsOptions nats_options(const ClusterConfig& c, const std::string& name) {
-  world::NatsOptions o;
-  o.url = c.url;
-  o.token = c.token;
-  o.creds = c.creds;
-  o.name = name;
-  return o;
-}
 
 std::string new_job_id() {
   std::random_device rd;
@@ -273,7 +265,16 @@ Result<std::string> submit_job(const ClusterConfig& config, Job job) {
   if (auto s = ensure_job_streams(config); !s) return s;
   auto js = world::JetStream::connect(nats_options(config, "fixhost-submit"));
   if (!js) return js.status();
-  if (auto s = publish_one(**js, "fixhost.jobs.queue." + job.kind, job_to_json(job), job.id); !s) return s;
+  // A stream created a moment ago may have no leader yet ("No responders"): retry; the job id
+  // is the Nats-Msg-Id, so a publish that did land and is sent again is dropped by JetStream.
+  Status s = Status::ok();
+  for (int attempt = 0; attempt < 15; ++attempt) {
+    s = publish_one(**js, "fixhost.jobs.queue." + job.kind, job_to_json(job), job.id);
+    const bool not_ready = s.code() == Errc::timeout || s.message().find("No responders") != std::string::npos;
+    if (s.is_ok() || !not_ready) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (!s) return s;
   return job.id;
 }
 

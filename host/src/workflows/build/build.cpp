@@ -40,6 +40,7 @@
 #include "fixhost/host/world/process.hpp"
 #include "fixhost/host/world/sandbox.hpp"
 #include "fixhost/sdk/paths.hpp"
+#include "text.hpp"
 
 namespace fixhost::host::build {
 namespace fs = std::filesystem;
@@ -54,15 +55,6 @@ fs::path build_dir(const fs::path& store_dir, const std::string& run_id) { retur
 namespace {
 
 constexpr std::size_t k_output_cap = 256 * 1024;
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 bool glob_any(const std::vector<std::string>& globs, const std::string& path) {
   for (const auto& g : globs)
@@ -83,14 +75,6 @@ Result<ProcessResult> git_raw(const fs::path& dir, std::vector<std::string> args
   spec.interruptible = false;
   spec.timeout = std::chrono::minutes(5);
   return run_process(spec);
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
 }
 
 struct TreeMerge {

@@ -3,19 +3,12 @@
 
 #include "fixhost/host/build/build.hpp"
 #include "fixhost/host/world/git.hpp"
+#include "text.hpp"
 
 namespace fixhost::host::build {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
-}
 
 }  // namespace
 

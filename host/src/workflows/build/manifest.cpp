@@ -10,20 +10,12 @@
 #include <sstream>
 
 #include "fixhost/sdk/paths.hpp"
+#include "text.hpp"
 
 namespace fixhost::host::build {
 namespace {
 
 std::string q(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 // Refusals: "<file>: stream 'x': <key>: <problem>; <fix>".
 class Errors {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "fixhost/events/codec.hpp"
+#include "text.hpp"
 
 namespace fixhost::host::build {
 namespace {
@@ -20,15 +21,6 @@ std::string fixed2(std::optional<double> v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.2f", *v);
   return b;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 std::string pad(std::string s, std::size_t w) {
