@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
       "fixhost: runs your test suites, parses every failure, and keeps coding agents on a short,\n"
       "safe, measured leash while they fix them. Every step is an event in a RocksDB log.\n"
       "Exit codes: 0 ok; 1 failures found, some unfixable, differences (replay), refused (approve,\n"
-      "plugins); 2 could not run; 3 a time budget ran out; 4 heal: the rate guard tripped;\n"
+      "plugins); 2 could not run; 3 a time or cost budget ran out; 4 heal: the rate guard tripped;\n"
       "130 interrupted. Reference: docs/CLI.md.",
       "hostctl"};
   app.set_version_flag("--version", std::string("hostctl ") + FIXHOST_VERSION);
