@@ -5,6 +5,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
 hostctl="$root/${FIXHOST_BUILD_DIR:-build}/bin/hostctl"
+# The demo agents live in this checkout: visible to the agents' sandbox even when it is under /tmp.
+export FIXHOST_SANDBOX_READ_ONLY="$root${FIXHOST_SANDBOX_READ_ONLY:+:$FIXHOST_SANDBOX_READ_ONLY}"
 demo=${FIXHOST_DEMO_DIR:-${TMPDIR:-/tmp}/fixhost-demo}
 
 rm -rf "$demo"

@@ -116,18 +116,24 @@ std::string sandbox_unavailable(const std::string& bwrap, bool network) {
 }
 
 Status add_configured_paths(SandboxLayout& l, const SandboxConfig& c, const fs::path& repo) {
-  std::vector<std::string> writable = c.writable;
-  if (const char* extra = std::getenv("FIXHOST_SANDBOX_WRITABLE"); extra && *extra) {
-    std::istringstream in(extra);
-    for (std::string p; std::getline(in, p, ':');)
-      if (!p.empty()) writable.push_back(p);
-  }
+  // $FIXHOST_SANDBOX_WRITABLE and $FIXHOST_SANDBOX_READ_ONLY (colon-separated) add to the lists,
+  // e.g. for an agent script that lives under /tmp, which the sandbox replaces by its own.
+  auto with_env = [](std::vector<std::string> list, const char* var) {
+    if (const char* extra = std::getenv(var); extra && *extra) {
+      std::istringstream in(extra);
+      for (std::string p; std::getline(in, p, ':');)
+        if (!p.empty()) list.push_back(p);
+    }
+    return list;
+  };
+  const std::vector<std::string> writable = with_env(c.writable, "FIXHOST_SANDBOX_WRITABLE");
+  const std::vector<std::string> read_only = with_env(c.read_only, "FIXHOST_SANDBOX_READ_ONLY");
   struct List {
     const char* key;
     const std::vector<std::string>& entries;
     std::vector<fs::path>& out;
   };
-  for (const List& list : {List{"hidden", c.hidden, l.hidden}, List{"read_only", c.read_only, l.read_only},
+  for (const List& list : {List{"hidden", c.hidden, l.hidden}, List{"read_only", read_only, l.read_only},
                            List{"writable", writable, l.writable}}) {
     for (const auto& e : list.entries) {
       auto p = resolve(e, repo, list.key);

@@ -44,7 +44,8 @@ std::vector<std::string> sandbox_argv(const SandboxLayout& layout, const std::ve
 // and the fix. Probes once per (program, network) and remembers.
 std::string sandbox_unavailable(const std::string& bwrap, bool network);
 
-// The paths of [sandbox] (and $FIXHOST_SANDBOX_WRITABLE, colon-separated, added to `writable`)
+// The paths of [sandbox] (and $FIXHOST_SANDBOX_WRITABLE / $FIXHOST_SANDBOX_READ_ONLY, colon-separated,
+// added to `writable` / `read_only`)
 // resolved into `layout`: "~/x" is under $HOME, a relative path is relative to `repo`.
 // A read_only or hidden path that does not exist is left out (nothing to show or hide).
 // Errors (InvalidArgument): a writable path that does not exist, named with the key and the fix.
