@@ -119,6 +119,7 @@ TEST_CASE("issue 9: a writable entry cannot open the store or the common .git ag
 }
 
 TEST_CASE("issue 9: [sandbox] paths: ~ is $HOME, relative is the repository, a missing writable path is an error") {
+  ::unsetenv("FIXHOST_SANDBOX_READ_ONLY");  // CTest sets it for the scripted agents: this case checks the config alone
   TempDir repo("fixhost-sandbox-repo");
   fs::create_directories(repo.path() / "cache");
   SandboxConfig c;
