@@ -72,6 +72,13 @@ struct Scan {
   std::map<std::string, std::uint64_t> attempts_total, attempts_unknown;  // by run
 };
 
+// A build's stream by id, added in the order first seen.
+auto& stream_of(Scan& s, const std::string& run, const std::string& id) {
+  auto& b = s.builds[run];
+  if (!b.streams.count(id)) b.order.push_back(id);
+  return b.streams[id];
+}
+
 Status fold(const events::Event& e, Scan& s) {
 #define FIXHOST_DECODE(Type, var)                 \
   auto var##_r = events::decode<events::Type>(e); \
@@ -152,17 +159,13 @@ Status fold(const events::Event& e, Scan& s) {
     }
     case EventType::StreamPlanned: {
       FIXHOST_DECODE(StreamPlanned, p);
-      auto& b = s.builds[e.run_id];
-      if (!b.streams.count(p.stream)) b.order.push_back(p.stream);
-      auto& st = b.streams[p.stream];
+      auto& st = stream_of(s, e.run_id, p.stream);
       st.id = p.stream, st.role = p.role, st.depends_on = p.depends_on;
       break;
     }
     case EventType::StreamFinished: {
       FIXHOST_DECODE(StreamFinished, p);
-      auto& b = s.builds[e.run_id];
-      if (!b.streams.count(p.stream)) b.order.push_back(p.stream);
-      auto& st = b.streams[p.stream];
+      auto& st = stream_of(s, e.run_id, p.stream);
       st.id = p.stream, st.outcome = p.outcome, st.finished = true;
       st.started_ms = p.started_ms, st.duration_ms = p.duration_ms;
       break;

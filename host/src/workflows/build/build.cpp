@@ -282,6 +282,8 @@ class Build {
     events::IntegrationChecked checked;
     std::uint64_t seq = 0;
   };
+  // One integration command in `wt`, bounded by what is left of the build's budget.
+  Result<ProcessResult> run_check(const std::filesystem::path& wt, const std::vector<std::string>& argv) const;
   Result<bool> run_steps(const std::filesystem::path& wt, const std::vector<IntegrationCommand>& steps,
                          std::vector<FailedStep>* failed = nullptr);
   Result<std::vector<std::string>> fix_integration(engine::Workspace& ws, const std::vector<FailedStep>& failed);
@@ -1185,13 +1187,7 @@ Status Build::fix_command(engine::Session& s, const FailedStep& f, const std::st
   const fs::path wt = s.ws.path();
   const auto argv = f.step.argv;
   req.verify = [this, wt, argv](std::string& last_error) -> Result<bool> {
-    ProcessSpec ps;
-    ps.argv = argv;
-    ps.cwd = wt.string();
-    ps.timeout = std::max(std::chrono::milliseconds(1000),
-                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
-    ps.head_cap = ps.tail_cap = k_output_cap;
-    auto pr = run_process(ps);
+    auto pr = run_check(wt, argv);
     if (!pr) return pr.status();
     const bool ok = pr->exit_code == 0 && !pr->timed_out;
     if (!ok) last_error = pr->spawn_error.empty() ? first_error_line(pr->output.data) : pr->spawn_error;
@@ -1212,19 +1208,23 @@ Status Build::fix_command(engine::Session& s, const FailedStep& f, const std::st
   return Status::ok();
 }
 
+Result<ProcessResult> Build::run_check(const fs::path& wt, const std::vector<std::string>& argv) const {
+  ProcessSpec ps;
+  ps.argv = argv;
+  ps.cwd = wt.string();
+  ps.timeout = std::max(std::chrono::milliseconds(1000),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
+  ps.head_cap = ps.tail_cap = k_output_cap;
+  return run_process(ps);
+}
+
 Result<bool> Build::run_steps(const fs::path& wt, const std::vector<IntegrationCommand>& steps,
                               std::vector<FailedStep>* failed) {
   auto tracked = git::run(wt, {"ls-files"});
   std::vector<std::string> files = tracked ? lines(*tracked) : std::vector<std::string>{};
   bool passed = true;
   for (const auto& step : steps) {
-    ProcessSpec ps;
-    ps.argv = step.argv;
-    ps.cwd = wt.string();
-    ps.timeout = std::max(std::chrono::milliseconds(1000),
-                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
-    ps.head_cap = ps.tail_cap = k_output_cap;
-    auto pr = run_process(ps);
+    auto pr = run_check(wt, step.argv);
     if (!pr) return pr.status();
     events::IntegrationChecked ic;
     ic.kind = step.kind;
