@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fixhost/test/files.hpp"
 
 extern char** environ;
@@ -223,5 +225,68 @@ class ServeProcess {
   bool done_ = false;
   std::string url_;
 };
+
+// gh replaced by a recording stand-in: records each call, checks `pr create`'s arguments,
+// answers `pr list` from a file of open PRs it keeps.
+inline const char* k_gh_stand_in = R"(#!/bin/sh
+dir=$(dirname "$0")
+printf '%s\n' "$*" >> "$dir/calls"
+if [ "$1 $2" = "pr list" ]; then
+  if [ -f "$dir/open" ]; then cat "$dir/open"; else echo '[]'; fi
+  exit 0
+fi
+if [ "$1 $2" = "pr create" ]; then
+  head="" title="" body="" labels=""
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --head) head=$2; shift 2;;
+      --title) title=$2; shift 2;;
+      --body-file) body=$2; shift 2;;
+      --label) labels="$labels $2"; shift 2;;
+      *) echo "gh stand-in: unexpected argument $1" >&2; exit 64;;
+    esac
+  done
+  case "$head" in fix/sentry-*) ;; *) echo "gh stand-in: --head $head is not fix/sentry-<id>" >&2; exit 64;; esac
+  case "$title" in "fix: [Sentry-"*) ;; *) echo "gh stand-in: bad title $title" >&2; exit 64;; esac
+  [ -s "$body" ] || { echo "gh stand-in: no body file" >&2; exit 64; }
+  [ "$labels" = " auto-fix sentry" ] || { echo "gh stand-in: labels$labels" >&2; exit 64; }
+  cp "$body" "$dir/body.md"
+  printf '[{"number":7,"url":"https://github.example/shop/pull/7","headRefName":"%s"}]\n' "$head" > "$dir/open"
+  echo "https://github.example/shop/pull/7"
+  exit 0
+fi
+echo "gh stand-in: unexpected call $*" >&2
+exit 64
+)";
+
+// Sentry's REST API JSON, as its stand-ins answer: an issue of the issues list, and the latest
+// event of an issue (camelCase frames).
+namespace sentry {
+using nlohmann::json;
+inline json issue(const std::string& id, const std::string& type, const std::string& value, const std::string& level,
+                  const std::string& count) {
+  return {{"id", id},         {"shortId", "SHOP-" + id}, {"title", type + ": " + value}, {"culprit", "shop"},
+          {"level", level},   {"status", "unresolved"},  {"count", count},               {"userCount", 2},
+          {"firstSeen", "2026-12-01T10:00:00Z"}, {"lastSeen", "2026-12-02T06:00:00Z"},
+          {"project", {{"slug", "shop"}}}, {"metadata", {{"type", type}, {"value", value}}},
+          {"permalink", "https://sentry.example/issues/" + id + "/"}};
+}
+
+inline json latest(const std::string& id, const std::string& type, const std::string& value, const std::string& file,
+                   const std::string& fn, int line) {
+  return {{"eventID", "e" + id + "000000000000000000000000000000"},
+          {"groupID", id},
+          {"tags", json::array({{{"key", "release"}, {"value", "shop@1.0.1"}}, {{"key", "environment"}, {"value", "production"}}})},
+          {"entries",
+           json::array({{{"type", "exception"},
+                         {"data", {{"values", json::array({{{"type", type}, {"value", value},
+                                                            {"stacktrace", {{"frames", json::array({{{"filename", file}, {"absPath", "/srv/" + file},
+                                                                                                     {"module", nullptr}, {"function", fn}, {"lineNo", line},
+                                                                                                     {"colNo", nullptr}, {"inApp", true},
+                                                                                                     {"context", json::array({json::array({line, "    boom()"})})}}})}}}}})}}}}})}};
+}
+
+}  // namespace sentry
 
 }  // namespace fixhost::test

@@ -12,33 +12,12 @@
 using namespace fixhost::test;
 using nlohmann::json;
 namespace heal = fixhost::host::heal;
+using fixhost::test::sentry::issue;
+using fixhost::test::sentry::latest;
 
 namespace {
 
 const std::string k_token = "tok-SECRET-123";
-
-json issue(const std::string& id, const std::string& type, const std::string& value, const std::string& level,
-           const std::string& count) {
-  return {{"id", id},         {"shortId", "SHOP-" + id}, {"title", type + ": " + value}, {"culprit", "shop"},
-          {"level", level},   {"status", "unresolved"},  {"count", count},               {"userCount", 2},
-          {"firstSeen", "2026-12-01T10:00:00Z"}, {"lastSeen", "2026-12-02T06:00:00Z"},
-          {"project", {{"slug", "shop"}}}, {"metadata", {{"type", type}, {"value", value}}},
-          {"permalink", "https://sentry.example/issues/" + id + "/"}};
-}
-
-json latest(const std::string& id, const std::string& type, const std::string& value, const std::string& file,
-            const std::string& fn, int line) {
-  return {{"eventID", "e" + id + "000000000000000000000000000000"},
-          {"groupID", id},
-          {"tags", json::array({{{"key", "release"}, {"value", "shop@1.0.1"}}, {{"key", "environment"}, {"value", "production"}}})},
-          {"entries",
-           json::array({{{"type", "exception"},
-                         {"data", {{"values", json::array({{{"type", type}, {"value", value},
-                                                            {"stacktrace", {{"frames", json::array({{{"filename", file}, {"absPath", "/srv/" + file},
-                                                                                                     {"module", nullptr}, {"function", fn}, {"lineNo", line},
-                                                                                                     {"colNo", nullptr}, {"inApp", true},
-                                                                                                     {"context", json::array({json::array({line, "    boom()"})})}}})}}}}})}}}}})}};
-}
 
 // Sentry's REST API as a stand-in: the organization "acme", three unresolved issues on two pages.
 struct FakeSentry {

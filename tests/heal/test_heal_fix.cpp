@@ -19,39 +19,6 @@ namespace {
 
 const char* k_cart = "def average_price(items):\n    return sum(i['price'] for i in items) / len(items)\n";
 
-// The gh stand-in: records each call, checks `pr create`'s arguments, answers `pr list` from a
-// file of open PRs it keeps.
-const char* k_gh = R"(#!/bin/sh
-dir=$(dirname "$0")
-printf '%s\n' "$*" >> "$dir/calls"
-if [ "$1 $2" = "pr list" ]; then
-  if [ -f "$dir/open" ]; then cat "$dir/open"; else echo '[]'; fi
-  exit 0
-fi
-if [ "$1 $2" = "pr create" ]; then
-  head="" title="" body="" labels=""
-  shift 2
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --head) head=$2; shift 2;;
-      --title) title=$2; shift 2;;
-      --body-file) body=$2; shift 2;;
-      --label) labels="$labels $2"; shift 2;;
-      *) echo "gh stand-in: unexpected argument $1" >&2; exit 64;;
-    esac
-  done
-  case "$head" in fix/sentry-*) ;; *) echo "gh stand-in: --head $head is not fix/sentry-<id>" >&2; exit 64;; esac
-  case "$title" in "fix: [Sentry-"*) ;; *) echo "gh stand-in: bad title $title" >&2; exit 64;; esac
-  [ -s "$body" ] || { echo "gh stand-in: no body file" >&2; exit 64; }
-  [ "$labels" = " auto-fix sentry" ] || { echo "gh stand-in: labels$labels" >&2; exit 64; }
-  cp "$body" "$dir/body.md"
-  printf '[{"number":7,"url":"https://github.example/shop/pull/7","headRefName":"%s"}]\n' "$head" > "$dir/open"
-  echo "https://github.example/shop/pull/7"
-  exit 0
-fi
-echo "gh stand-in: unexpected call $*" >&2
-exit 64
-)";
 
 std::string zero_division_event() {
   json frames = json::array({{{"filename", "app.py"}, {"function", "checkout"}, {"lineno", 10}, {"in_app", true}},
@@ -75,7 +42,7 @@ struct HealRig {
 
   HealRig() {
     const auto gh = tools.path() / "gh";
-    write_file(gh, k_gh);
+    write_file(gh, k_gh_stand_in);
     ::chmod(gh.c_str(), 0755);
     remote = tools.path() / "remote.git";
     REQUIRE(run_in(tools.path(), {"git", "init", "-q", "--bare", remote.string()}).code == 0);

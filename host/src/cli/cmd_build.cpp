@@ -13,8 +13,10 @@
 #include "fixhost/events/json.hpp"
 #include "fixhost/host/build/build.hpp"
 #include "fixhost/host/build/manifest.hpp"
+#include "fixhost/host/cluster.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/run_context.hpp"
+#include "fixhost/host/world/git.hpp"
 #include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host::cli {
@@ -78,10 +80,10 @@ Result<fs::path> run_planner(const std::string& planner, const fs::path& spec, c
 
 void register_build(CLI::App& app, Shared& shared) {
   struct Opts {
-    std::string repo = ".", manifest, agent, templ, feature, output, spec, planner, report, fix_agent;
+    std::string repo = ".", manifest, agent, templ, feature, output, spec, planner, report, fix_agent, remote, stream, stream_of;
     std::uint32_t jobs = 0;
     int planner_budget = 600;
-    bool plan_only = false, json = false, force = false, fix = false;
+    bool plan_only = false, json = false, force = false, fix = false, distributed = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -112,6 +114,16 @@ void register_build(CLI::App& app, Shared& shared) {
                 "Hand integration failures to the fix loop on the integration worktree: failing tests (fixhost.toml's "
                 "suites), and type checks, lint and the contract check as failing commands (verified by re-running them)");
   cmd->add_option("--fix-agent", o->fix_agent, "The agent for --fix (default: --agent, else fixhost.toml's agent)");
+  cmd->add_flag("--distributed", o->distributed,
+                "Run the streams on the cluster's workers (`hostctl worker --cluster`, docs/CLUSTER.md): each ready stream "
+                "is a build job; the merge, integration and commit happen here");
+  cmd->add_option("--remote", o->remote,
+                  "With --distributed: the git URL the workers clone each stream's base from and push its branch to "
+                  "(default: the URL of origin)");
+  cmd->add_option("--stream", o->stream,
+                  "Run this one stream on HEAD (its dependencies already in HEAD) and commit it on its branch; no merge, "
+                  "no integration. What a worker runs for a build job");
+  cmd->add_option("--stream-of", o->stream_of, "With --stream: the coordinating build's run id, which names the branch");
   cmd->add_flag("--json", o->json, "Print the plan or the build's report as JSON");
   cmd->callback([o, &shared] {
     auto progress = progress_printer(shared);
@@ -209,6 +221,28 @@ void register_build(CLI::App& app, Shared& shared) {
         return;
       }
     }
+    bo.only_stream = o->stream;
+    bo.stream_of = o->stream_of;
+    if (!o->stream_of.empty() && o->stream.empty()) {
+      shared.exit_code = fail("--stream-of names the build a --stream run belongs to; pass --stream ID too");
+      return;
+    }
+    if (o->distributed) {
+      auto cc = load_cluster_config(root);
+      if (!cc) {
+        shared.exit_code = fail(cc.status().to_string());
+        return;
+      }
+      bo.distributed = true;
+      bo.cluster = std::move(*cc);
+      bo.remote = o->remote;
+      if (bo.remote.empty())
+        if (auto url = git::run(root, {"remote", "get-url", "origin"})) bo.remote = *url;
+      if (auto h = cluster_host_id(bo.cluster, store)) bo.submitter = *h;
+    } else if (!o->remote.empty()) {
+      shared.exit_code = fail("--remote is where --distributed's workers clone from; pass --distributed too");
+      return;
+    }
     bo.progress = progress;
     std::signal(SIGINT, on_build_interrupt);
     std::signal(SIGTERM, on_build_interrupt);
@@ -223,9 +257,25 @@ void register_build(CLI::App& app, Shared& shared) {
       shared.exit_code = fail(res->error, res->exit_code);
       return;
     }
-    if (o->json) {
+    nlohmann::json streams = nlohmann::json::array();
+    for (const auto& s : res->streams)
+      streams.push_back({{"stream", s.id}, {"outcome", s.outcome}, {"detail", s.detail}, {"commit", s.commit},
+                         {"files", s.files}, {"stray", s.stray}, {"summary", s.summary}, {"agent_exit", s.agent_exit},
+                         {"diffstat", s.diffstat}, {"duration_ms", s.duration_ms}, {"worker", s.worker}});
+    if (!o->stream.empty()) {
+      // One stream: its outcome is the result (a worker reads this).
+      nlohmann::json j = streams.empty() ? nlohmann::json::object() : streams[0];
+      j["run_id"] = res->run_id;
+      j["branch"] = res->branch;
+      j["commit"] = res->commit;
+      j["exit_code"] = res->exit_code;
+      if (o->json) std::cout << events::dump_json(j, 2) << "\n";
+      else std::cout << "stream " << o->stream << ": " << j.value("outcome", "?")
+                     << (res->commit.empty() ? std::string() : " " + res->commit.substr(0, 12) + " on " + res->branch) << "\n";
+    } else if (o->json) {
       std::cout << events::dump_json({{"run_id", res->run_id}, {"landed", res->landed}, {"branch", res->branch},
-                                      {"commit", res->commit}, {"exit_code", res->exit_code}, {"report", res->markdown}},
+                                      {"commit", res->commit}, {"exit_code", res->exit_code}, {"streams", streams},
+                                      {"report", res->markdown}},
                                      2)
                 << "\n";
     } else {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <iostream>
 
 #include "commands.hpp"
@@ -175,46 +176,70 @@ void register_cluster_events(CLI::App& parent, Shared& shared) {
 void register_submit(CLI::App& parent, Shared& shared) {
   struct Opts {
     bool json = false;
-    std::string repo = ".", remote, commit, agent, budget, id;
-    int max_attempts = 0;
+    std::string repo = ".", remote, commit, agent, budget, id, source = "api";
+    int max_attempts = 0, max_fixes = 0;
   };
-  auto o = std::make_shared<Opts>();
   auto* cmd = parent.add_subcommand("submit", "Put a job on the FIXHOST_JOBS queue for any `hostctl worker --cluster`; prints its id");
   cmd->require_subcommand(1);
-  auto* af = cmd->add_subcommand("autofix",
-                                 "An autofix run on COMMIT of REMOTE: a worker clones it, runs `hostctl autofix` and pushes\n"
-                                 "fixhost/autofix-<job id> to REMOTE when the run committed fixes. Exit 0: queued, 2: not queued");
-  af->add_option("--remote", o->remote, "Git URL the worker clones and pushes to")->required();
-  af->add_option("--commit", o->commit, "Commit (SHA or a ref of the remote) to run on")->required();
-  af->add_option("--agent", o->agent, "Agent command for the run (default: the repository's fixhost.toml `agent`)");
-  af->add_option("--max-attempts", o->max_attempts, "Attempts per failure (default: the repository's)");
-  af->add_option("--budget", o->budget, "Wall time for the run, e.g. 20m (default: the repository's)");
-  af->add_option("--id", o->id, "Job id (default: generated); a re-submit with the same id within 2 min is dropped");
-  af->add_flag("--json", o->json, "One JSON object: the job as queued");
-  af->add_option("--repo", o->repo, "Directory whose fixhost.toml [cluster] to use (default: the current directory)");
-  af->callback([o, &shared] {
-    auto t = target(shared, o->repo);
-    if (!t) return void(shared.exit_code = fail(t.status().to_string()));
-    Job job;
-    job.kind = "autofix";
-    job.id = o->id;
-    job.remote = o->remote;
-    job.commit = o->commit;
-    job.agent = o->agent;
-    job.max_attempts = o->max_attempts;
-    job.budget = o->budget;
-    if (auto h = cluster_host_id(t->config, t->store)) job.submitted_by = *h;
-    auto id = submit_job(t->config, job);
-    if (!id) return void(shared.exit_code = fail(id.status().to_string()));
-    job.id = *id;
-    if (o->json) {
-      auto j = nlohmann::ordered_json::parse(job_to_json(job));
-      j["branch"] = job.branch();
-      std::cout << j.dump(2) << "\n";
-    } else {
-      std::cout << *id << "\n";
-    }
-  });
+  // What every kind takes; `fill` sets the kind's own fields.
+  auto kind = [&](const std::string& name, const std::string& help, std::function<void(CLI::App&, Opts&)> more,
+                  std::function<void(Job&, const Opts&)> fill) {
+    auto o = std::make_shared<Opts>();
+    auto* k = cmd->add_subcommand(name, help);
+    k->add_option("--remote", o->remote, "Git URL the worker clones and pushes to")->required();
+    k->add_option("--commit", o->commit, "Commit (SHA or a ref of the remote) to run on")->required();
+    k->add_option("--agent", o->agent, "Agent command for the run (default: the repository's fixhost.toml `agent`)");
+    more(*k, *o);
+    k->add_option("--id", o->id, "Job id (default: generated); a re-submit with the same id within 2 min is dropped");
+    k->add_flag("--json", o->json, "One JSON object: the job as queued");
+    k->add_option("--repo", o->repo, "Directory whose fixhost.toml [cluster] to use (default: the current directory)");
+    k->callback([o, &shared, name, fill] {
+      auto t = target(shared, o->repo);
+      if (!t) return void(shared.exit_code = fail(t.status().to_string()));
+      Job job;
+      job.kind = name;
+      job.id = o->id;
+      job.remote = o->remote;
+      job.commit = o->commit;
+      job.agent = o->agent;
+      fill(job, *o);
+      if (auto h = cluster_host_id(t->config, t->store)) job.submitted_by = *h;
+      auto id = submit_job(t->config, job);
+      if (!id) return void(shared.exit_code = fail(id.status().to_string()));
+      job.id = *id;
+      if (o->json) {
+        auto j = nlohmann::ordered_json::parse(job_to_json(job));
+        j["branch"] = job.branch();
+        std::cout << j.dump(2) << "\n";
+      } else {
+        std::cout << *id << "\n";
+      }
+    });
+  };
+  kind("autofix",
+       "An autofix run on COMMIT of REMOTE: a worker clones it, runs `hostctl autofix` and pushes\n"
+       "fixhost/autofix-<job id> to REMOTE when the run committed fixes. Exit 0: queued, 2: not queued",
+       [](CLI::App& k, Opts& o) {
+         k.add_option("--max-attempts", o.max_attempts, "Attempts per failure (default: the repository's)");
+         k.add_option("--budget", o.budget, "Wall time for the run, e.g. 20m (default: the repository's)");
+       },
+       [](Job& j, const Opts& o) {
+         j.max_attempts = o.max_attempts;
+         j.budget = o.budget;
+       });
+  kind("heal",
+       "A heal run on COMMIT of REMOTE: a worker clones it and runs `hostctl heal` there, which fetches\n"
+       "the errors from Sentry's API (the worker's SENTRY_ORG, SENTRY_AUTH_TOKEN, SENTRY_URL), pushes\n"
+       "fix/sentry-<id> to REMOTE and opens the PR with gh (a PR already open is not opened again).\n"
+       "Exit 0: queued, 2: not queued",
+       [](CLI::App& k, Opts& o) {
+         k.add_option("--max-fixes", o.max_fixes, "Groups fixed by the run (default: the repository's [heal] max_fixes)")
+             ->check(CLI::Range(0, 1000));
+       },
+       [](Job& j, const Opts& o) {
+         j.max_fixes = o.max_fixes;
+         j.source = "api";  // a worker's store is a fresh one per job: the errors come from Sentry
+       });
 }
 
 void register_jobs(CLI::App& parent, Shared& shared) {
@@ -256,8 +281,10 @@ void register_worker(CLI::App& app, Shared& shared) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "worker",
-      "Take jobs from the cluster's FIXHOST_JOBS queue and run them (docs/CLUSTER.md): an autofix job is\n"
-      "cloned at its commit, run by `hostctl autofix`, and its branch pushed to the job's remote. Heartbeats\n"
+      "Take jobs from the cluster's FIXHOST_JOBS queue and run them (docs/CLUSTER.md): each job is cloned at\n"
+      "its commit and run there: autofix by `hostctl autofix` (its branch pushed to the job's remote), a\n"
+      "build stream by `hostctl build --stream` (its commit pushed on the stream's branch), heal by\n"
+      "`hostctl heal` (which pushes fix/sentry-<id> and opens the PR). Heartbeats\n"
       "keep a long job; a killed worker's job goes to another after [cluster] job_ack_wait; a job that fails\n"
       "job_max_deliver times goes to fixhost.jobs.dead. SIGINT/SIGTERM: finish the job in hand, then exit 0.\n"
       "Exit 2: the cluster could not be used.");

@@ -1,18 +1,22 @@
 // The job queue and the worker (docs/CLUSTER.md, "Jobs and workers"). An adapter at the edge: a
-// job runs as a `hostctl autofix` child in a fresh clone; this file only moves jobs and records.
+// job runs as a `hostctl autofix`, `hostctl build --stream` or `hostctl heal` child in a fresh
+// clone; this file only moves jobs and records.
 #include "fixhost/host/cluster_jobs.hpp"
 
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "fixhost/events/codec.hpp"
+#include "fixhost/host/build/build.hpp"
 #include "fixhost/host/world/jetstream.hpp"
 #include "nats_options.hpp"
 #include "fixhost/host/world/process.hpp"
@@ -83,10 +87,45 @@ struct Outcome {
   std::string reason;  // when not
 };
 
-// One delivery of an autofix job: clone at the commit, `hostctl autofix` there, push the result
-// branch with a lease that it must not exist yet (a redelivery never pushes a second state).
-Outcome run_autofix_job(const Job& job, const ClusterConfig& config, const std::string& worker,
-                        std::uint64_t delivery, const WorkerOptions& o) {
+// What a kind of job runs in its clone, and which exit codes are results (not failures).
+struct JobCommand {
+  std::vector<std::string> argv;
+  std::vector<int> results;
+  std::string what;  // "hostctl autofix", for messages
+};
+
+Result<JobCommand> job_command(const Job& job, const fs::path& hostctl, const fs::path& repo, const fs::path& store,
+                               const fs::path& tmp) {
+  JobCommand c;
+  c.argv = {hostctl.empty() ? std::string("/proc/self/exe") : hostctl.string(), "-q", "--store", store.string()};
+  if (job.kind == "autofix") {
+    c.argv.insert(c.argv.end(), {"autofix", "--repo", repo.string(), "--json"});
+    if (job.max_attempts > 0) c.argv.insert(c.argv.end(), {"--max-attempts", std::to_string(job.max_attempts)});
+    if (!job.budget.empty()) c.argv.insert(c.argv.end(), {"--budget", job.budget});
+    c.results = {0, 1, 3};
+  } else if (job.kind == "build") {
+    // The manifest travels in the job: the coordinator's may not be committed anywhere.
+    const fs::path manifest = tmp / "build.toml";
+    std::ofstream(manifest, std::ios::binary) << job.manifest;
+    if (!fs::exists(manifest)) return make_error(Errc::io_error, "cannot write " + manifest.string());
+    c.argv.insert(c.argv.end(), {"build", "--repo", repo.string(), "--manifest", manifest.string(), "--stream", job.stream,
+                                 "--stream-of", job.build_run, "--json"});
+    c.results = {0, 1, 3};
+  } else {  // heal
+    c.argv.insert(c.argv.end(), {"heal", "--repo", repo.string(), "--json", "--source", job.source.empty() ? "api" : job.source});
+    if (job.max_fixes > 0) c.argv.insert(c.argv.end(), {"--max-fixes", std::to_string(job.max_fixes)});
+    c.results = {0, 1, 4};
+  }
+  if (!job.agent.empty()) c.argv.insert(c.argv.end(), {"--agent", job.agent});
+  c.what = "hostctl " + job.kind;
+  return c;
+}
+
+// One delivery of a job: clone at the commit, run the kind's hostctl command there, push the
+// commit it made to the job's branch with a lease that the branch must not exist yet (a
+// redelivery never pushes a second state).
+Outcome run_job(const Job& job, const ClusterConfig& config, const std::string& worker, std::uint64_t delivery,
+                const WorkerOptions& o) {
   Outcome out;
   JobRecord& d = out.done;
   d.what = "done";
@@ -95,14 +134,16 @@ Outcome run_autofix_job(const Job& job, const ClusterConfig& config, const std::
   d.worker = worker;
   d.delivery = delivery;
   const std::string branch = job.branch();
-  auto before = remote_branch(job.remote, branch);
-  if (!before) return {false, {}, before.status().message()};
-  if (!before->empty()) {  // an earlier delivery pushed it, then died before its ack
-    d.branch = branch;
-    d.commit = *before;
-    d.already_pushed = true;
-    out.ok = true;
-    return out;
+  if (!branch.empty()) {
+    auto before = remote_branch(job.remote, branch);
+    if (!before) return {false, {}, before.status().message()};
+    if (!before->empty()) {  // an earlier delivery pushed it, then died before its ack
+      d.branch = branch;
+      d.commit = *before;
+      d.already_pushed = true;
+      out.ok = true;
+      return out;
+    }
   }
   const fs::path base = o.work_dir.empty() ? fs::temp_directory_path() : o.work_dir;
   const fs::path tmp = base / ("fixhost-job-" + job.id + "-" + worker + "-" + std::to_string(delivery));
@@ -122,28 +163,29 @@ Outcome run_autofix_job(const Job& job, const ClusterConfig& config, const std::
   if (auto r = git({"checkout", "-q", "-B", "fixhost-job-base", job.commit}, repo); r.code != 0)
     return {false, {}, "commit '" + job.commit + "' is not in '" + job.remote + "': " + tail(r.out) +
                            " (submit a commit the remote has: push it first)"};
+  auto cmd = job_command(job, o.hostctl, repo, store, tmp);
+  if (!cmd) return {false, {}, cmd.status().message()};
   ProcessSpec ps;
-  ps.argv = {o.hostctl.empty() ? std::string("/proc/self/exe") : o.hostctl.string(), "-q", "--store", store.string(),
-             "autofix", "--repo", repo.string(), "--json"};
-  if (!job.agent.empty()) ps.argv.insert(ps.argv.end(), {"--agent", job.agent});
-  if (job.max_attempts > 0) ps.argv.insert(ps.argv.end(), {"--max-attempts", std::to_string(job.max_attempts)});
-  if (!job.budget.empty()) ps.argv.insert(ps.argv.end(), {"--budget", job.budget});
+  ps.argv = cmd->argv;
   ps.cwd = repo.string();
   ps.interruptible = false;  // a stopping worker finishes the job in hand
   auto r = run_process(ps);
-  if (!r) return {false, {}, "cannot run hostctl autofix: " + r.status().to_string()};
+  if (!r) return {false, {}, "cannot run " + cmd->what + ": " + r.status().to_string()};
   d.exit_code = r->exit_code;
-  if (r->exit_code != 0 && r->exit_code != 1 && r->exit_code != 3)
-    return {false, {}, "hostctl autofix exited " + std::to_string(r->exit_code) + ": " + tail(r->output.data)};
+  if (std::find(cmd->results.begin(), cmd->results.end(), r->exit_code) == cmd->results.end())
+    return {false, {}, cmd->what + " exited " + std::to_string(r->exit_code) + ": " + tail(r->output.data)};
   const std::string& text = r->output.data;
   auto at = text.find("\n{");
   at = at == std::string::npos ? text.find('{') : at + 1;
   json res = at == std::string::npos ? json() : json::parse(text.substr(at), nullptr, false);
-  if (!res.is_object())
-    return {false, {}, "hostctl autofix printed no JSON result: " + tail(text)};
-  d.run_id = res.value("run_id", "");
+  if (!res.is_object()) return {false, {}, cmd->what + " printed no JSON result: " + tail(text)};
+  d.run_id = res.value("run_id", res.value("run", ""));
+  if (job.kind != "autofix") {
+    res.erase("report");  // the markdown stays in the worker's events; the record stays small
+    d.result = res.dump();
+  }
   const std::string commit = res["commit"].is_string() ? res["commit"].get<std::string>() : "";
-  if (!commit.empty()) {
+  if (!commit.empty() && !branch.empty()) {
     auto p = git({"push", "-q", "--force-with-lease=refs/heads/" + branch + ":", job.remote, commit + ":refs/heads/" + branch},
                  repo);
     if (p.code != 0) {
@@ -182,6 +224,7 @@ JobRecord record_from_json(const std::string& text, std::uint64_t seq) {
   r.reason = j.value("reason", "");
   r.kind = j.value("kind", "");
   r.job = j.value("job", "");
+  r.result = j.value("result", "");
   r.ts_us = j.value("ts_us", std::int64_t{0});
   return r;
 }
@@ -190,12 +233,29 @@ JobRecord record_from_json(const std::string& text, std::uint64_t seq) {
 
 Status ensure_job_streams_once(const ClusterConfig& config);
 
-std::string Job::branch() const { return "fixhost/autofix-" + id; }
+std::string Job::branch() const {
+  if (kind == "build") return build::stream_branch(build_run, stream);
+  if (kind == "heal") return "";
+  return "fixhost/autofix-" + id;
+}
+
+bool is_job_kind(const std::string& kind) {
+  return std::find(k_job_kinds.begin(), k_job_kinds.end(), kind) != k_job_kinds.end();
+}
 
 std::string job_to_json(const Job& j) {
   json o{{"kind", j.kind},     {"id", j.id},         {"remote", j.remote},
          {"commit", j.commit}, {"agent", j.agent},   {"max_attempts", j.max_attempts},
          {"budget", j.budget}, {"submitted_by", j.submitted_by}, {"submitted_us", j.submitted_us}};
+  if (j.kind == "build") {
+    o["build_run"] = j.build_run;
+    o["stream"] = j.stream;
+    o["manifest"] = j.manifest;
+  }
+  if (j.kind == "heal") {
+    o["source"] = j.source;
+    o["max_fixes"] = j.max_fixes;
+  }
   return o.dump();
 }
 
@@ -213,20 +273,35 @@ Result<Job> job_from_json(const std::string& text) {
     j.budget = o.value("budget", "");
     j.submitted_by = o.value("submitted_by", "");
     j.submitted_us = o.value("submitted_us", std::int64_t{0});
+    j.build_run = o.value("build_run", "");
+    j.stream = o.value("stream", "");
+    j.manifest = o.value("manifest", "");
+    j.source = o.value("source", "");
+    j.max_fixes = o.value("max_fixes", 0);
   } catch (const std::exception& e) {
     return make_error(Errc::invalid_argument, std::string("job has a field of the wrong type: ") + e.what());
   }
   if (!valid_job_id(j.id)) return make_error(Errc::invalid_argument, "job id '" + j.id + "' must be 3-40 of [A-Za-z0-9_-]");
-  if (j.kind.empty()) return make_error(Errc::invalid_argument, "job " + j.id + " has no kind (autofix)");
+  if (j.kind.empty()) return make_error(Errc::invalid_argument, "job " + j.id + " has no kind (autofix, build or heal)");
   if (j.remote.empty()) return make_error(Errc::invalid_argument, "job " + j.id + " has no remote (a git URL)");
   if (j.commit.empty()) return make_error(Errc::invalid_argument, "job " + j.id + " has no commit");
+  if (j.kind == "build") {
+    // Both end up in a branch name the worker pushes to: only what a run id and a stream id are.
+    if (!valid_job_id(j.build_run) || !valid_job_id(j.stream))
+      return make_error(Errc::invalid_argument, "build job " + j.id + " needs build_run and stream of 3-40 [A-Za-z0-9_-] (got '" +
+                                                    j.build_run + "', '" + j.stream + "')");
+    if (j.manifest.empty()) return make_error(Errc::invalid_argument, "build job " + j.id + " has no manifest");
+  }
+  if (j.kind == "heal" && !j.source.empty() && j.source != "api")
+    return make_error(Errc::invalid_argument, "heal job " + j.id + " has source '" + j.source +
+                                                  "': a worker's heal reads Sentry's API (api), its store is new per job");
   return j;
 }
 
 std::string job_record_json(const JobRecord& r) {
   json o{{"what", r.what},     {"job_id", r.job_id}, {"kind", r.kind},         {"worker", r.worker},
          {"delivery", r.delivery}, {"branch", r.branch}, {"commit", r.commit}, {"already_pushed", r.already_pushed},
-         {"exit_code", r.exit_code}, {"run_id", r.run_id}, {"reason", r.reason}, {"job", r.job},
+         {"exit_code", r.exit_code}, {"run_id", r.run_id}, {"reason", r.reason}, {"job", r.job}, {"result", r.result},
          {"ts_us", r.ts_us},   {"stream_seq", r.stream_seq}};
   return o.dump();
 }
@@ -260,8 +335,8 @@ Result<std::string> submit_job(const ClusterConfig& config, Job job) {
   if (job.id.empty()) job.id = new_job_id();
   if (job.submitted_us == 0) job.submitted_us = events::now_us();
   if (auto v = job_from_json(job_to_json(job)); !v) return v.status();
-  if (job.kind != "autofix")
-    return make_error(Errc::invalid_argument, "job kind '" + job.kind + "' is not one a worker runs; use autofix");
+  if (!is_job_kind(job.kind))
+    return make_error(Errc::invalid_argument, "job kind '" + job.kind + "' is not one a worker runs; use autofix, build or heal");
   if (auto s = ensure_job_streams(config); !s) return s;
   auto js = world::JetStream::connect(nats_options(config, "fixhost-submit"));
   if (!js) return js.status();
@@ -278,13 +353,13 @@ Result<std::string> submit_job(const ClusterConfig& config, Job job) {
   return job.id;
 }
 
-Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id) {
+Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id, std::uint64_t from_seq) {
   auto js = world::JetStream::connect(nats_options(config, "fixhost-jobs"));
   if (!js) return js.status();
   std::vector<JobRecord> out;
   auto st = (*js)->stream_state(k_jobs_log_stream);
   if (!st) return st.status().code() == Errc::not_found ? Result<std::vector<JobRecord>>(out) : st.status();
-  auto s = (*js)->read(k_jobs_log_stream, "fixhost.jobs.>", 1, [&](const world::NatsInMsg& m) {
+  auto s = (*js)->read(k_jobs_log_stream, "fixhost.jobs.>", std::max<std::uint64_t>(from_seq, 1), [&](const world::NatsInMsg& m) {
     auto r = record_from_json(m.data, m.stream_seq);
     if (job_id.empty() || r.job_id == job_id) out.push_back(std::move(r));
     return true;
@@ -361,8 +436,8 @@ Result<WorkerReport> run_worker(const ClusterConfig& config, const WorkerOptions
         to_dead(m, "", "", job.status().message());
         continue;
       }
-      if (job->kind != "autofix") {
-        to_dead(m, job->id, job->kind, "job kind '" + job->kind + "' is not one this worker runs (autofix)");
+      if (!is_job_kind(job->kind)) {
+        to_dead(m, job->id, job->kind, "job kind '" + job->kind + "' is not one this worker runs (autofix, build, heal)");
         continue;
       }
       if (m.delivered > static_cast<std::uint64_t>(config.job_max_deliver)) {
@@ -379,7 +454,7 @@ Result<WorkerReport> run_worker(const ClusterConfig& config, const WorkerOptions
       record(st, "fixhost.jobs.started." + job->id, "started-" + job->id + "-" + std::to_string(m.delivered) + "-" + worker);
       say("job " + job->id + " (delivery " + std::to_string(m.delivered) + ") started");
       auto fut = std::async(std::launch::async, [&, j = *job, delivery = m.delivered] {
-        return run_autofix_job(j, config, worker, delivery, o);
+        return run_job(j, config, worker, delivery, o);
       });
       // Heartbeats: the consumer keeps the job for us while we work, however long it takes.
       const auto beat = std::chrono::milliseconds(std::max(200, config.job_ack_wait_s * 1000 / 3));
@@ -390,7 +465,10 @@ Result<WorkerReport> run_worker(const ClusterConfig& config, const WorkerOptions
         record(out.done, "fixhost.jobs.done." + job->id, "done-" + job->id);
         if (auto s = m.ack(); !s) say("ack of job " + job->id + ": " + s.to_string() + " (it will be redelivered; the branch is not pushed twice)");
         ++done;
-        say("job " + job->id + " done" + (out.done.branch.empty() ? std::string(" (nothing committed)") : ", " + out.done.branch));
+        say("job " + job->id + " done" +
+            (!out.done.branch.empty() ? ", " + out.done.branch
+             : job->kind == "heal"    ? " (hostctl heal exited " + std::to_string(out.done.exit_code) + ")"
+                                      : std::string(" (nothing committed)")));
         continue;
       }
       ++failed;

@@ -524,7 +524,7 @@ struct WorktreeCreated {
 };
 
 struct StreamFinished {
-  FIXHOST_PAYLOAD(StreamFinished, 2);
+  FIXHOST_PAYLOAD(StreamFinished, 3);
   std::string stream;
   std::string outcome;  // ok | failed | budget_exceeded | policy | skipped
   std::int64_t duration_ms = 0;
@@ -539,12 +539,18 @@ struct StreamFinished {
   std::string summary;          // what the agent wrote to FIXHOST_SUMMARY_FILE
   std::vector<std::string> stray;  // paths outside its `owns`, inside .git or outside the worktree
   std::string detail;              // why it failed, one line
+  // v3 ("" before v3): hostctl build --distributed: the cluster worker that ran the stream and its job
+  std::string worker;
+  std::string job;
   template <class F> void fields(F&& f, std::uint16_t v) {
     f("stream", stream); f("outcome", outcome); f("duration_ms", duration_ms); f("commit", commit);
     f("files", files); f("agent_exit", agent_exit);
     if (v >= 2) {
       f("started_ms", started_ms); f("base_commit", base_commit); f("diff", diff); f("diffstat", diffstat);
       f("summary", summary); f("stray", stray); f("detail", detail);
+    }
+    if (v >= 3) {
+      f("worker", worker); f("job", job);
     }
   }
 };

@@ -22,8 +22,13 @@ inline constexpr const char* k_jobs_log_stream = "FIXHOST_JOBS_LOG";
 inline constexpr const char* k_jobs_consumer = "fixhost-workers";
 inline constexpr const char* k_jobs_dead_subject = "fixhost.jobs.dead";
 
+// The kinds a worker runs: autofix (a `hostctl autofix` run, its branch pushed), build (one stream
+// of a `hostctl build --distributed` run: `hostctl build --stream`, its commit pushed on the
+// stream's branch) and heal (a `hostctl heal` run, which pushes fix/sentry-<id> and opens the PR).
+inline const std::vector<std::string> k_job_kinds = {"autofix", "build", "heal"};
+
 struct Job {
-  std::string kind;          // "autofix" (the only kind a worker runs so far)
+  std::string kind;          // autofix | build | heal
   std::string id;            // "j-" + 16 hex digits; also the Nats-Msg-Id (a re-submit is dropped)
   std::string remote;        // git URL the worker clones and pushes to
   std::string commit;        // the commit to run on (full or abbreviated SHA, or a ref of the remote)
@@ -32,11 +37,22 @@ struct Job {
   std::string budget;        // autofix: wall time for the run, e.g. "20m" ("" = the repository's)
   std::string submitted_by;  // host id of the submitter
   std::int64_t submitted_us = 0;
+  // build: the coordinator's run, the stream, and the manifest that stream runs from (TOML: that
+  // stream alone, its dependencies already merged into `commit`).
+  std::string build_run;
+  std::string stream;
+  std::string manifest;
+  // heal: where the errors come from (api: the worker's SENTRY_* environment) and how many
+  // groups one run fixes (0 = the repository's [heal] max_fixes).
+  std::string source;
+  int max_fixes = 0;
 
-  // The branch the worker pushes for this job: fixhost/autofix-<id>.
+  // The branch the worker pushes: autofix fixhost/autofix-<id>; build the stream's branch
+  // fixhost/build-<run>-<stream>; heal "" (heal pushes its own fix/sentry-<id> branches).
   std::string branch() const;
 };
 
+bool is_job_kind(const std::string& kind);
 std::string job_to_json(const Job& job);
 // InvalidArgument names the missing or malformed field.
 Result<Job> job_from_json(const std::string& text);
@@ -57,25 +73,28 @@ struct JobRecord {
   std::string branch;   // done: the branch on the remote ("" when the run committed nothing)
   std::string commit;   // done: the commit the branch points at
   bool already_pushed = false;  // done: an earlier delivery had pushed the branch; nothing pushed now
-  int exit_code = -1;   // the autofix run's exit code
-  std::string run_id;   // the autofix run
+  int exit_code = -1;   // the run's exit code (hostctl autofix, build --stream or heal)
+  std::string run_id;   // the worker's run
   std::string reason;   // failed, dead: why
   std::string kind;
   std::string job;      // dead: the job's JSON as submitted
+  std::string result;   // done: the run's --json result (build: the stream's outcome; heal: its actions)
   std::int64_t ts_us = 0;
   std::uint64_t stream_seq = 0;
 };
 std::string job_record_json(const JobRecord& r);
 
-// Every record of FIXHOST_JOBS_LOG (for one job when job_id is set), oldest first.
-Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id = "");
+// Every record of FIXHOST_JOBS_LOG (for one job when job_id is set), oldest first, from the
+// stream sequence `from_seq` on (a poller passes one past the last record it saw).
+Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id = "",
+                                            std::uint64_t from_seq = 1);
 // Jobs still in FIXHOST_JOBS (waiting or being worked on).
 Result<std::uint64_t> jobs_pending(const ClusterConfig& config);
 
 struct WorkerOptions {
   std::filesystem::path store;          // where this worker's host id is kept
   int jobs = 1;                         // jobs run at the same time (one connection each)
-  std::filesystem::path hostctl;        // the binary run as `hostctl autofix` (default /proc/self/exe)
+  std::filesystem::path hostctl;        // the binary run for each job (default /proc/self/exe)
   std::filesystem::path work_dir;       // temp clones go below it (default: the system temp dir)
   std::function<bool()> keep_going = [] { return true; };
   // Stop after this many jobs were taken (0 = never), for scripts and tests.

@@ -40,6 +40,8 @@
 #include "fixhost/host/world/process.hpp"
 #include "fixhost/host/world/sandbox.hpp"
 #include "fixhost/sdk/paths.hpp"
+#include "fixhost/store/capture.hpp"
+#include "distributed.hpp"
 #include "text.hpp"
 
 namespace fixhost::host::build {
@@ -254,6 +256,9 @@ struct StreamRun {
   bool check_ran = false;
   ProcessResult check;
   std::thread worker;
+  // --distributed: the job that runs it on a cluster worker, and the job's done or dead record.
+  std::string job_id;
+  std::optional<JobRecord> record;
 };
 
 class Build {
@@ -270,7 +275,12 @@ class Build {
   Status schedule();
   Status start_stream(StreamRun& r);
   void work(StreamRun& r);
+  void await_remote(StreamRun& r);
   Status finish_stream(StreamRun& r);
+  Status finish_remote(StreamRun& r, events::StreamFinished& f);
+  // Branch names use the coordinator's run id: a worker's --stream run pushes the branch the
+  // coordinator waits for.
+  std::string branch_run() const { return opts_.stream_of.empty() ? run_->id() : opts_.stream_of; }
   Status skip(StreamRun& r, const std::string& why);
   Result<std::vector<events::Event>> publish_finished(StreamRun& r, const events::StreamFinished& f);
   Status merge_and_integrate();
@@ -302,6 +312,7 @@ class Build {
                               const std::vector<std::string>& files, const std::vector<std::string>& streams) const;
   std::string prompt_for(const StreamRun& r) const;
   Status report();
+  Result<BuildResult> finish_single();
   Status land(const std::string& merged, const std::vector<std::string>& patches, std::size_t steps_count);
 
   const Config& cfg_;
@@ -327,6 +338,7 @@ class Build {
   bool fixed_ = false;  // integration passed only after --fix
   std::vector<std::string> failure_owners_;  // the streams owning the files the first failure names
   std::unique_ptr<engine::Workspace> integration_;
+  std::unique_ptr<RemoteStreams> remote_;  // --distributed
   std::map<std::string, std::string> resolutions_;  // conflict_key -> the resolved "<mode> <sha>"
 };
 
@@ -463,10 +475,29 @@ Status Build::start_stream(StreamRun& r) {
     return skip(r, base.status().message());
   }
   r.base = *base;
+  if (remote_) {
+    auto id = remote_->submit(branch_run(), m_, s, r.base);
+    if (!id) {
+      r.state = State::done;
+      r.outcome = "failed";
+      r.detail = "cannot queue it on the cluster: " + id.status().message();
+      events::StreamFinished f;
+      f.stream = s.id;
+      f.outcome = r.outcome;
+      f.detail = r.detail;
+      f.started_ms = r.started_ms;
+      f.base_commit = r.base;
+      return publish_finished(r, f).status();
+    }
+    r.job_id = *id;
+    r.state = State::running;
+    say("stream " + s.id + ": queued as job " + r.job_id + " on " + r.base.substr(0, 12));
+    return Status::ok();
+  }
   engine::WorkspaceSpec spec;
   spec.repo = repo_;
   spec.path = build_dir(store_, run_->id()) / s.id;
-  spec.branch = stream_branch(run_->id(), s.id);
+  spec.branch = stream_branch(branch_run(), s.id);
   spec.base = r.base;
   spec.stream = s.id;
   {
@@ -547,7 +578,103 @@ void Build::work(StreamRun& r) {
   cv_.notify_all();
 }
 
+void Build::await_remote(StreamRun& r) {
+  // Past the build's budget the stream is given up here (the worker's own budget ends its agent).
+  auto rec = remote_->await(r.job_id, deadline_ + std::chrono::seconds(30), [] { return interrupt_requested(); });
+  if (rec) r.record = std::move(*rec);
+  else r.error = rec.status().message();
+  {
+    std::lock_guard lock(mu_);
+    r.state = State::done;
+  }
+  cv_.notify_all();
+}
+
+// A stream a worker ran: the record says what it did; the commit is fetched and judged here as a
+// local stream's is (its diff inside owns + shared, committed on its base by this host).
+Status Build::finish_remote(StreamRun& r, events::StreamFinished& f) {
+  const Stream& s = *r.st;
+  f.job = r.job_id;
+  if (!r.record) {
+    r.outcome = r.error.find("time budget") != std::string::npos ? "budget_exceeded" : "failed";
+    if (r.outcome == "budget_exceeded") budget_exceeded_ = true;
+    r.detail = r.error;
+    return Status::ok();
+  }
+  const JobRecord& rec = *r.record;
+  f.worker = rec.worker;
+  if (rec.what == "dead") {
+    r.outcome = "failed";
+    r.detail = "job " + r.job_id + " went to the dead letters: " + one_line(rec.reason, 300);
+    return Status::ok();
+  }
+  // The worker's result ({} when an earlier delivery pushed the branch and died before telling).
+  nlohmann::json res = nlohmann::json::parse(rec.result.empty() ? "{}" : rec.result, nullptr, false);
+  if (!res.is_object()) res = nlohmann::json::object();
+  auto str = [&](const char* k) { return res.contains(k) && res[k].is_string() ? res[k].get<std::string>() : std::string(); };
+  f.summary = str("summary");
+  f.agent_exit = res.contains("agent_exit") && res["agent_exit"].is_number_integer() ? res["agent_exit"].get<std::int32_t>() : 0;
+  if (rec.commit.empty()) {
+    r.outcome = str("outcome").empty() || str("outcome") == "ok" ? "failed" : str("outcome");
+    r.detail = str("detail").empty() ? "the worker committed nothing" : str("detail");
+    if (res.contains("stray") && res["stray"].is_array())
+      for (const auto& p : res["stray"])
+        if (p.is_string()) f.stray.push_back(p.get<std::string>());
+    if (r.outcome == "budget_exceeded") budget_exceeded_ = true;
+    return Status::ok();
+  }
+  auto fetched = remote_->fetch(rec.branch);
+  if (!fetched) {
+    r.outcome = "failed";
+    r.detail = fetched.status().message();
+    return Status::ok();
+  }
+  auto files = changed_paths(repo_, r.base, *fetched);
+  if (!files) return files.status();
+  f.files = *files;
+  r.attempt.files = *files;  // the contract's files in a later base come from here
+  std::vector<std::string> allowed = s.owns;
+  allowed.insert(allowed.end(), s.shared.begin(), s.shared.end());
+  for (const auto& p : *files)
+    if (!glob_any(allowed, p)) f.stray.push_back(p);
+  if (!f.stray.empty()) {
+    r.outcome = "policy";
+    r.detail = "outside_owned " + f.stray.front() + ": the commit worker " + rec.worker + " pushed changes files stream '" + s.id +
+               "' does not own";
+    return Status::ok();
+  }
+  auto tree = git::run(repo_, {"rev-parse", *fetched + "^{tree}"});
+  if (!tree) return tree.status();
+  auto c = commit_tree(repo_, *tree, {r.base},
+                       "fixhost build " + run_->id() + " stream " + s.id + (f.summary.empty() ? "" : ": " + f.summary));
+  if (!c) return c.status();
+  if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + stream_branch(branch_run(), s.id), *c}); !u) return u.status();
+  r.commit = *c;
+  f.commit = *c;
+  if (auto ds = git::diffstat(repo_, r.base, *c)) f.diffstat = *ds;
+  if (auto d = git::diff_trees(repo_, r.base, *c)) {
+    store::CappedCapture cap(4u << 20, 4u << 20);  // as an attempt's diff (docs/STORE.md)
+    cap.append(*d);
+    f.diff = std::move(cap).finish();
+  }
+  r.outcome = "ok";
+  return Status::ok();
+}
+
 Result<std::vector<events::Event>> Build::publish_finished(StreamRun& r, const events::StreamFinished& f) {
+  StreamResult sr;
+  sr.id = f.stream;
+  sr.outcome = f.outcome;
+  sr.detail = f.detail;
+  sr.commit = f.commit;
+  sr.summary = f.summary;
+  sr.diffstat = f.diffstat;
+  sr.files = f.files;
+  sr.stray = f.stray;
+  sr.agent_exit = f.agent_exit;
+  sr.duration_ms = f.duration_ms;
+  sr.worker = f.worker;
+  res_.streams.push_back(std::move(sr));
   auto out = run_->publish(f);
   if (!out) return out.status();
   for (const auto& e : *out)
@@ -577,7 +704,9 @@ Status Build::finish_stream(StreamRun& r) {
   f.started_ms = r.started_ms;
   f.base_commit = r.base;
   const auto& a = r.attempt;
-  if (!r.attempted) {
+  if (remote_) {
+    if (auto st = finish_remote(r, f); !st) return st;
+  } else if (!r.attempted) {
     r.outcome = "failed";
     r.detail = "the host could not run the attempt: " + r.error;
   } else {
@@ -592,7 +721,7 @@ Status Build::finish_stream(StreamRun& r) {
       // Another stream's agent moving its own branch shows in every running attempt's ref
       // snapshot; it is that stream's tampering (its HEAD moved too), not this one's.
       if (rej.rfind("git_tampering", 0) == 0 && rej.find(" ref refs/heads/" + build_branch(run_->id()) + "-") != std::string::npos &&
-          rej.find(" ref refs/heads/" + stream_branch(run_->id(), s.id) + " ") == std::string::npos)
+          rej.find(" ref refs/heads/" + stream_branch(branch_run(), s.id) + " ") == std::string::npos)
         continue;
       std::string rule = rej.substr(0, rej.find_first_of(" :"));
       std::string rest = rej.substr(rule.size());
@@ -632,13 +761,13 @@ Status Build::finish_stream(StreamRun& r) {
       }
     }
   }
-  if (r.outcome == "ok") {
+  if (r.outcome == "ok" && !remote_) {
     // The commit is the judged state (the attempt's after-snapshot tree), never a re-read.
     auto c = commit_tree(repo_, a.after.tree, {r.base},
                          "fixhost build " + run_->id() + " stream " + s.id + (f.summary.empty() ? "" : ": " + f.summary));
     if (!c) return c.status();
     std::unique_lock lock(gate_);
-    if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + stream_branch(run_->id(), s.id), *c}); !u)
+    if (auto u = git::run(repo_, {"update-ref", "refs/heads/" + stream_branch(branch_run(), s.id), *c}); !u)
       return u.status();
     r.commit = *c;
     f.commit = *c;
@@ -648,7 +777,8 @@ Status Build::finish_stream(StreamRun& r) {
   f.detail = r.detail;
   f.duration_ms = ms_since(r.started);
   say("stream " + s.id + ": " + r.outcome + (r.detail.empty() ? "" : " (" + r.detail + ")") + " after " +
-      std::to_string(f.duration_ms) + " ms, " + std::to_string(f.files.size()) + " files");
+      std::to_string(f.duration_ms) + " ms, " + std::to_string(f.files.size()) + " files" +
+      (f.worker.empty() ? "" : " (worker " + f.worker + ")"));
   return publish_finished(r, f).status();
 }
 
@@ -707,7 +837,8 @@ Status Build::schedule() {
           if (auto st = start_stream(*r); !st) return st;
       }
       for (StreamRun* r : starting)
-        if (r->state == State::running) r->worker = std::thread([this, r] { work(*r); });
+        if (r->state == State::running)
+          r->worker = std::thread([this, r] { remote_ ? await_remote(*r) : work(*r); });
       starting.clear();
     }
     // Wait for a worker to finish, then record it.
@@ -1317,6 +1448,19 @@ Status Build::report() {
   return r.is_ok() ? Status::ok() : r.status();
 }
 
+// --stream: the one stream's outcome is the run's; nothing is merged or integrated here.
+Result<BuildResult> Build::finish_single() {
+  const auto& [id, r] = *streams_.begin();
+  res_.commit = r.commit;
+  res_.branch = r.commit.empty() ? "" : stream_branch(branch_run(), id);
+  const bool over = r.outcome == "budget_exceeded";
+  res_.exit_code = r.outcome == "ok" ? k_exit_ok : over ? 3 : 1;
+  const std::string summary = "stream " + id + ": " + r.outcome + (r.detail.empty() ? "" : " (" + r.detail + ")");
+  if (auto st = run_->finish(r.outcome == "ok" ? "ok" : over ? "budget_exceeded" : "failures", res_.exit_code, summary); !st)
+    return st;
+  return res_;
+}
+
 Result<BuildResult> Build::run() {
   repo_ = cfg_.repo;
   store_ = opts_.store_dir;
@@ -1327,11 +1471,18 @@ Result<BuildResult> Build::run() {
   if (!head) return fail("'" + repo_.string() + "' has no commit yet: the streams branch from HEAD; commit first");
   base_ = *head;
   auto br = git::current_branch(repo_);
+  if (opts_.distributed) {
+    if (opts_.remote.empty())
+      return fail("--distributed needs a git remote every worker can clone and push to: pass --remote URL, or add one as "
+                  "origin (git remote add origin URL)");
+    remote_ = std::make_unique<RemoteStreams>(opts_.cluster, repo_, opts_.remote, opts_.submitter);
+    if (auto st = remote_->check(); !st) return fail(st.message());
+  }
 
   RunOptions ro;
   ro.store_dir = store_;
   ro.extra_plugin_dirs = opts_.extra_plugin_dirs;
-  ro.mode = "build";
+  ro.mode = opts_.only_stream.empty() ? "build" : "build_stream";
   ro.argv = opts_.argv;
   ro.run_id = new_run_id();
   ro.branch = br ? *br : "";
@@ -1362,7 +1513,14 @@ Result<BuildResult> Build::run() {
   for (auto& [id, r] : streams_)
     if (r.worker.joinable()) r.worker.join();
   if (!sched) return fail(sched.to_string());
+  if (!opts_.only_stream.empty()) return finish_single();
   if (auto st = merge_and_integrate(); !st) return fail(st.to_string());
+  if (remote_) {
+    std::vector<std::string> ids;
+    for (const auto& [id, r] : streams_)
+      if (!r.job_id.empty()) ids.push_back(id);
+    remote_->cleanup(branch_run(), ids);
+  }
   const std::int64_t wall = ms_since(t0_);
 
   std::vector<StreamTiming> timings;
@@ -1404,6 +1562,21 @@ Result<BuildResult> Build::run() {
 }  // namespace
 
 Result<BuildResult> run_build(const Config& config, const BuildOptions& options) {
+  if (!options.only_stream.empty()) {
+    const auto& ss = options.manifest.streams;
+    auto it = std::find_if(ss.begin(), ss.end(), [&](const Stream& s) { return s.id == options.only_stream; });
+    if (it == ss.end()) {
+      std::vector<std::string> ids;
+      for (const auto& s : ss) ids.push_back(s.id);
+      return make_error(Errc::invalid_argument,
+                        "--stream '" + options.only_stream + "' is not a stream of the manifest (its streams: " + join(ids) + ")");
+    }
+    if (options.distributed) return make_error(Errc::invalid_argument, "--stream runs one stream here; drop --distributed");
+    BuildOptions one = options;
+    one.manifest = stream_manifest(options.manifest, *it);
+    Build b(config, one);
+    return b.run();
+  }
   Build b(config, options);
   return b.run();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fixhost/host/build/manifest.hpp"
+#include "fixhost/host/cluster.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/result.hpp"
 
@@ -30,7 +31,27 @@ struct BuildOptions {
   // worktree, attempts capped: failing tests (fixhost.toml's suites), and a failing type check,
   // lint or contract check as a failing command re-run to verify. Default: off ("")
   std::string fix_agent;
+  // --distributed: every ready stream is published as a build job on the cluster's FIXHOST_JOBS
+  // queue (docs/CLUSTER.md) instead of run here; `remote` is the git URL the workers clone the
+  // stream's base from and push its branch to. The build judges, merges and integrates here.
+  bool distributed = false;
+  ClusterConfig cluster;
+  std::string remote;
+  std::string submitter;  // this host's id, recorded in each job
+  // --stream ID (what a worker runs for a build job): that stream alone on HEAD, its dependencies
+  // already merged into HEAD; its commit goes on fixhost/build-<stream_of>-<ID>; no merge, no
+  // integration. The run is recorded with mode "build_stream".
+  std::string only_stream;
+  std::string stream_of;  // the coordinator's run id (its branch names); "" = this run's
   std::function<void(const std::string&)> progress;
+};
+// One stream as it finished (from its StreamFinished).
+struct StreamResult {
+  std::string id, outcome, detail, commit, summary, diffstat;
+  std::vector<std::string> files, stray;
+  std::int32_t agent_exit = 0;
+  std::int64_t duration_ms = 0;
+  std::string worker;  // --distributed: the worker that ran it
 };
 
 struct BuildResult {
@@ -40,6 +61,7 @@ struct BuildResult {
   bool landed = false;
   std::string error;  // could not run
   std::string table, markdown;
+  std::vector<StreamResult> streams;
   int exit_code = 0;  // 0 landed, 1 nothing landed (a stream, the merge or integration failed), 2 could not run, 3 budget
 };
 
