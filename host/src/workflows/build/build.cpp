@@ -268,6 +268,7 @@ class Build {
 
  private:
   void say(const std::string& s) const {
+    std::lock_guard lock(say_mu_);  // the remote streams' waiting threads say too
     if (opts_.progress) opts_.progress(s);
   }
   Result<BuildResult> fail(const std::string& why, int code = k_exit_cannot_run);
@@ -339,6 +340,7 @@ class Build {
   std::vector<std::string> failure_owners_;  // the streams owning the files the first failure names
   std::unique_ptr<engine::Workspace> integration_;
   std::unique_ptr<RemoteStreams> remote_;  // --distributed
+  mutable std::mutex say_mu_;
   std::map<std::string, std::string> resolutions_;  // conflict_key -> the resolved "<mode> <sha>"
 };
 
@@ -580,7 +582,11 @@ void Build::work(StreamRun& r) {
 
 void Build::await_remote(StreamRun& r) {
   // Past the build's budget the stream is given up here (the worker's own budget ends its agent).
-  auto rec = remote_->await(r.job_id, deadline_ + std::chrono::seconds(30), [] { return interrupt_requested(); });
+  auto rec = remote_->await(
+      r.job_id, deadline_ + std::chrono::seconds(30), [] { return interrupt_requested(); },
+      [&](const JobRecord& st) {
+        say("stream " + r.st->id + ": taken by worker " + st.worker + " (delivery " + std::to_string(st.delivery) + ")");
+      });
   if (rec) r.record = std::move(*rec);
   else r.error = rec.status().message();
   {

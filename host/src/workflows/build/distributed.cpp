@@ -56,7 +56,8 @@ Result<std::string> RemoteStreams::submit(const std::string& run, const Manifest
 }
 
 Result<JobRecord> RemoteStreams::await(const std::string& job_id, std::chrono::steady_clock::time_point deadline,
-                                       const std::function<bool()>& stop) const {
+                                       const std::function<bool()>& stop,
+                                       const std::function<void(const JobRecord&)>& started) const {
   std::uint64_t from = 1;
   for (;;) {
     auto recs = read_job_log(cluster_, job_id, from);
@@ -64,6 +65,7 @@ Result<JobRecord> RemoteStreams::await(const std::string& job_id, std::chrono::s
       for (const auto& r : *recs) {
         from = std::max(from, r.stream_seq + 1);
         if (r.what == "done") return r;
+        if (r.what == "started" && started) started(r);
       }
     }
     // A dead letter names no job in its subject; it is found by its record's job id.

@@ -34,8 +34,9 @@ class RemoteStreams {
   Result<std::string> submit(const std::string& run, const Manifest& m, const Stream& s, const std::string& base) const;
   // The job's `done` record, or its dead letter; Timeout when `deadline` passed first, Refused
   // when `stop` said so (an interrupt).
+  // `started` hears of each delivery (which worker took it), for progress.
   Result<JobRecord> await(const std::string& job_id, std::chrono::steady_clock::time_point deadline,
-                          const std::function<bool()>& stop) const;
+                          const std::function<bool()>& stop, const std::function<void(const JobRecord&)>& started = {}) const;
   // Fetches `branch` from the remote into refs/fixhost/remote/<branch> and returns its commit.
   Result<std::string> fetch(const std::string& branch) const;
   // Removes the base branches this build pushed (best effort).
