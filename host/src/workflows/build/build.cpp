@@ -275,6 +275,7 @@ class Build {
   Status plan();
   Status schedule();
   Status start_stream(StreamRun& r);
+  Status failed_start(StreamRun& r, const std::string& why);
   void work(StreamRun& r);
   void await_remote(StreamRun& r);
   Status finish_stream(StreamRun& r);
@@ -467,6 +468,20 @@ Result<std::string> Build::merged_base(const std::string& stream, const std::vec
   return commit_tree(repo_, *tree, {cur}, "fixhost build " + run_->id() + ": the contract's version of " + join(files));
 }
 
+// A stream that could not be started (no worktree, not queued) is failed, with why.
+Status Build::failed_start(StreamRun& r, const std::string& why) {
+  r.state = State::done;
+  r.outcome = "failed";
+  r.detail = why;
+  events::StreamFinished f;
+  f.stream = r.st->id;
+  f.outcome = r.outcome;
+  f.detail = r.detail;
+  f.started_ms = r.started_ms;
+  f.base_commit = r.base;
+  return publish_finished(r, f).status();
+}
+
 Status Build::start_stream(StreamRun& r) {
   const Stream& s = *r.st;
   r.started = Clock::now();
@@ -479,18 +494,7 @@ Status Build::start_stream(StreamRun& r) {
   r.base = *base;
   if (remote_) {
     auto id = remote_->submit(branch_run(), m_, s, r.base);
-    if (!id) {
-      r.state = State::done;
-      r.outcome = "failed";
-      r.detail = "cannot queue it on the cluster: " + id.status().message();
-      events::StreamFinished f;
-      f.stream = s.id;
-      f.outcome = r.outcome;
-      f.detail = r.detail;
-      f.started_ms = r.started_ms;
-      f.base_commit = r.base;
-      return publish_finished(r, f).status();
-    }
+    if (!id) return failed_start(r, "cannot queue it on the cluster: " + id.status().message());
     r.job_id = *id;
     r.state = State::running;
     say("stream " + s.id + ": queued as job " + r.job_id + " on " + r.base.substr(0, 12));
@@ -505,18 +509,7 @@ Status Build::start_stream(StreamRun& r) {
   {
     // The caller holds gate_ exclusively: a new branch, no attempt between its snapshots.
     auto ws = engine::Workspace::create(*run_, cfg_, spec, {});
-    if (!ws) {
-      r.state = State::done;
-      r.outcome = "failed";
-      r.detail = "cannot create its worktree: " + ws.status().message();
-      events::StreamFinished f;
-      f.stream = s.id;
-      f.outcome = r.outcome;
-      f.detail = r.detail;
-      f.started_ms = r.started_ms;
-      f.base_commit = r.base;
-      return publish_finished(r, f).status();
-    }
+    if (!ws) return failed_start(r, "cannot create its worktree: " + ws.status().message());
     r.ws = std::move(*ws);
   }
   r.session = std::make_unique<engine::Session>(cfg_, *run_, *r.ws);
