@@ -1,6 +1,6 @@
 // bench_triage: how fast `hostctl triage` groups and ranks recorded Sentry events.
 //   1. builds a store of --events SentryIssueIngested (100,000 by default) as python3-sentry-sdk
-//      sends them (~1.7 KB of raw JSON each: 200 distinct bugs, their lines shifted between
+//      sends them (~1.2 KB of raw JSON each: 200 distinct bugs, their lines shifted between
 //      releases, a mix of levels, infrastructure errors and warnings), in durable batches of 1000;
 //   2. baseline: the same events read from the store and decoded, nothing else (the floor any
 //      triage over the log pays), median of 3;
