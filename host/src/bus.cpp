@@ -65,6 +65,19 @@ Status reentered() {
 
 }  // namespace
 
+std::string plugin_failed_error(const std::string& source, const Event& trigger, const Status& error) {
+  return "plugin '" + source + "' failed on " + describe(trigger) + ": " + error.to_string() +
+         "; its events for this trigger were dropped";
+}
+
+std::string plugin_threw_error(const std::string& source, const Event& trigger, const char* what) {
+  if (!what)
+    return "plugin '" + source + "' threw a non-std::exception on " + describe(trigger) +
+           "; return a Status instead of throwing (its events for this trigger were dropped)";
+  return "plugin '" + source + "' threw on " + describe(trigger) + ": " + what +
+         "; return a Status instead of throwing (its events for this trigger were dropped)";
+}
+
 struct Bus::Sub {
   sdk::Plugin* plugin = nullptr;
   std::string source;  // "name@version"
@@ -233,17 +246,14 @@ Status Bus::deliver(const Event& trigger, int depth, EventSink& sink, DispatchSt
     try {
       Status st = sub.plugin->on_event(trigger, s.collector);
       if (!st.is_ok()) {
-        failed(sub, "plugin '" + sub.source + "' failed on " + describe(trigger) + ": " + st.to_string() +
-                        "; its events for this trigger were dropped");
+        failed(sub, plugin_failed_error(sub.source, trigger, st));
         continue;
       }
     } catch (const std::exception& e) {
-      failed(sub, "plugin '" + sub.source + "' threw on " + describe(trigger) + ": " + e.what() +
-                      "; return a Status instead of throwing (its events for this trigger were dropped)");
+      failed(sub, plugin_threw_error(sub.source, trigger, e.what()));
       continue;
     } catch (...) {
-      failed(sub, "plugin '" + sub.source + "' threw a non-std::exception on " + describe(trigger) +
-                      "; return a Status instead of throwing (its events for this trigger were dropped)");
+      failed(sub, plugin_threw_error(sub.source, trigger, nullptr));
       continue;
     }
     auto& items = s.collector.items;

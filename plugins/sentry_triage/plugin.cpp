@@ -12,8 +12,9 @@
 namespace fixhost::sentry_triage {
 namespace {
 
-// Not thread-safe; the host calls it from one thread at a time.
-class SentryTriagePlugin final : public sdk::Plugin {
+// Not thread-safe; the host calls it from one thread at a time. on_event emits what
+// derive_triage returns (the host's in-memory readers call derive_triage directly).
+class SentryTriagePlugin final : public sdk::Plugin, public sdk::TriageDeriver {
  public:
   SentryTriagePlugin() { load(""); }
 
@@ -29,8 +30,15 @@ class SentryTriagePlugin final : public sdk::Plugin {
     if (event.type != events::EventType::SentryIssueIngested) return Status::ok();
     auto in = events::decode<events::SentryIssueIngested>(event);
     if (!in) return in.status();
-    out.emit(triage(*in, event_of(*in, parser_), rules_));
+    auto verdict = derive_triage(event, *in);
+    if (!verdict) return verdict.status();
+    out.emit(*verdict);
     return Status::ok();
+  }
+
+  Result<events::IssueTriaged> derive_triage(const events::Event&, const events::SentryIssueIngested& in) override {
+    if (!status_) return status_;
+    return triage(in, event_of(in, parser_), rules_);
   }
 
  private:

@@ -150,21 +150,13 @@ std::vector<Rule> merge(std::vector<Rule> mine, std::vector<Rule> shipped, const
   return mine;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::string_view trim_view(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
 }
 
-std::string basename_of(std::string_view p) {
-  auto slash = p.find_last_of("/\\");
-  return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
+std::string trim(std::string_view s) { return std::string(trim_view(s)); }
 
 // Function names as Sentry's grouping sees them: no addresses, no generated numbering
 // (`<lambda_3>`, `lambda$12`, `anonymous function 2`), no trailing `()`.
@@ -205,13 +197,18 @@ std::string normalise_message(std::string_view m) {
   return out;
 }
 
-std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
+// FNV-1a over a key fed piece by piece (the same value as over the pieces joined, without
+// building the key).
+struct Fnv1a {
+  std::uint64_t h = 1469598103934665603ull;
+  void add(char c) {
+    h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
-  return h;
-}
+  void add(std::string_view s) {
+    for (char c : s) add(c);
+  }
+};
 
 std::string hex16(std::uint64_t v) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -223,38 +220,55 @@ std::string hex16(std::uint64_t v) {
   return out;
 }
 
-std::string frame_component(const sdk::SentryFrame& f) {
-  std::string c = f.module.empty() ? lower(basename_of(f.filename.empty() ? f.abs_path : f.filename)) : f.module;
-  c += '\x1f';
-  c += normalise_function(f.function);
-  const std::string ctx = trim(f.context_line);
-  if (!ctx.empty() && ctx.size() <= 120) {  // Sentry ignores context lines longer than 120
-    c += '\x1f';
-    c += ctx;
+// A frame's part of the key: module, else the lowercased file basename; \x1f; the normalised
+// function; and \x1f context line when there is one of at most 120 characters.
+void frame_component(const sdk::SentryFrame& f, Fnv1a& key) {
+  if (f.module.empty()) {
+    const std::string& path = f.filename.empty() ? f.abs_path : f.filename;
+    const auto slash = path.find_last_of("/\\");
+    for (char c : std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1))
+      key.add(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  } else {
+    key.add(f.module);
   }
-  return c;
+  key.add('\x1f');
+  key.add(normalise_function(f.function));
+  const std::string_view ctx = trim_view(f.context_line);
+  if (!ctx.empty() && ctx.size() <= 120) {  // Sentry ignores context lines longer than 120
+    key.add('\x1f');
+    key.add(ctx);
+  }
 }
 
-std::string default_key(const sdk::SentryEvent& ev, std::string& method) {
-  std::string key;
+// The default grouping key, fed into `key`: \x1e separates the parts, \x1f a frame's fields.
+void default_key(const sdk::SentryEvent& ev, std::string& method, Fnv1a& key) {
   bool any_in_app = false;
   for (const auto& f : ev.frames) any_in_app = any_in_app || f.in_app;
   if (!ev.frames.empty()) {
     method = any_in_app ? "in_app" : "system";
-    key = method + '\x1e' + ev.exception_type;
+    key.add(method);
+    key.add('\x1e');
+    key.add(ev.exception_type);
     for (const auto& f : ev.frames) {
       if (any_in_app && !f.in_app) continue;
-      key += '\x1e';
-      key += frame_component(f);
+      key.add('\x1e');
+      frame_component(f, key);
     }
-    return key;
+    return;
   }
   if (!ev.exception_type.empty()) {
     method = "exception";
-    return "exception\x1e" + ev.exception_type + '\x1e' + normalise_message(ev.exception_value);
+    key.add("exception");
+    key.add('\x1e');
+    key.add(ev.exception_type);
+    key.add('\x1e');
+    key.add(normalise_message(ev.exception_value));
+    return;
   }
   method = "message";
-  return "message\x1e" + normalise_message(ev.message.empty() ? ev.title : ev.message);
+  key.add("message");
+  key.add('\x1e');
+  key.add(normalise_message(ev.message.empty() ? ev.title : ev.message));
 }
 
 const sdk::SentryFrame* culprit_frame(const sdk::SentryEvent& ev) {
@@ -346,28 +360,30 @@ Result<Rules> load_rules(std::string_view toml) {
 
 Grouping group_of(const sdk::SentryEvent& ev) {
   Grouping g;
-  std::string key;
+  Fnv1a key;
   const bool custom = !ev.fingerprint.empty() && !(ev.fingerprint.size() == 1 && ev.fingerprint[0] == "{{ default }}");
   if (!ev.issue_id.empty()) {
     // Sentry grouped it already (REST API, webhooks): its issue is the group.
     g.method = "sentry_issue";
-    key = "sentry_issue\x1e" + ev.issue_id;
+    key.add("sentry_issue");
+    key.add('\x1e');
+    key.add(ev.issue_id);
   } else if (custom) {
     g.method = "fingerprint";
-    key = "fingerprint";
+    key.add("fingerprint");
     for (const auto& part : ev.fingerprint) {
-      key += '\x1e';
+      key.add('\x1e');
       if (part == "{{ default }}" || part == "{{default}}") {
         std::string unused;
-        key += default_key(ev, unused);
+        default_key(ev, unused, key);
       } else {
-        key += part;
+        key.add(part);
       }
     }
   } else {
-    key = default_key(ev, g.method);
+    default_key(ev, g.method, key);
   }
-  g.group = hex16(fnv1a(key));
+  g.group = hex16(key.h);
   return g;
 }
 
@@ -418,29 +434,40 @@ sdk::SentryEvent event_of(const events::SentryIssueIngested& in, simdjson::dom::
 }
 
 namespace {
-std::string verdict_key(const sdk::SentryEvent& ev, const std::string& culprit);
+void verdict_key(const sdk::SentryEvent& ev, const std::string& culprit, std::string& key);
 void decide(const sdk::SentryEvent& ev, const Rules& rules, const sdk::SentryFrame* cf, events::IssueTriaged& out);
 }  // namespace
 
-events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::SentryEvent& ev, const Rules& rules) {
+events::IssueTriaged triage(const events::SentryIssueIngested& in, sdk::SentryEvent ev, const Rules& rules) {
   events::IssueTriaged out;
-  const Grouping g = group_of(ev);
-  out.group = g.group;
-  out.grouping = g.method;
-  out.issue_id = ev.issue_id.empty() ? g.group : ev.issue_id;
-  out.title = ev.title.empty() ? in.title : ev.title;
+  Grouping g = group_of(ev);
+  // Fields the rules do not read are moved into the verdict.
+  if (ev.issue_id.empty()) out.issue_id = g.group;
+  else out.issue_id = std::move(ev.issue_id);
+  out.group = std::move(g.group);
+  out.grouping = std::move(g.method);
+  if (ev.title.empty()) out.title = in.title;
+  else out.title = std::move(ev.title);
   out.level = ev.level;
-  out.event_id = ev.event_id;
-  out.user = ev.user;
-  out.release = ev.release;
-  out.environment = ev.environment;
+  out.event_id = std::move(ev.event_id);
+  out.user = std::move(ev.user);
+  out.release = std::move(ev.release);
+  out.environment = std::move(ev.environment);
   out.frequency = in.count == 0 ? 1 : in.count;
   const sdk::SentryFrame* cf = culprit_frame(ev);
-  if (cf) out.culprit = (cf->filename.empty() ? cf->abs_path : cf->filename) + ":" + std::to_string(cf->lineno);
-  else out.culprit = ev.culprit;
+  if (cf) {
+    const std::string& file = cf->filename.empty() ? cf->abs_path : cf->filename;
+    out.culprit.reserve(file.size() + 21);
+    out.culprit += file;
+    out.culprit += ':';
+    out.culprit += std::to_string(cf->lineno);
+  } else {
+    out.culprit = ev.culprit;
+  }
 
   // The rules read only these fields: the same fields, the same verdict (memoised).
-  std::string key = verdict_key(ev, out.culprit);
+  std::string& key = rules.verdict_key_buffer;
+  verdict_key(ev, out.culprit, key);
   if (auto it = rules.verdicts.find(key); it != rules.verdicts.end()) {
     const RuleVerdict& v = it->second;
     out.priority = v.priority;
@@ -453,16 +480,16 @@ events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::Se
   }
   decide(ev, rules, cf, out);
   if (rules.verdicts.size() >= 65536) rules.verdicts.clear();
-  rules.verdicts.emplace(std::move(key), RuleVerdict{out.priority, out.rules, out.decision, out.reason, out.severity});
+  rules.verdicts.emplace(key, RuleVerdict{out.priority, out.rules, out.decision, out.reason, out.severity});
   return out;
 }
 
 namespace {
 
-// What decide() reads, each field length-prefixed (so no two inputs make the same key).
-std::string verdict_key(const sdk::SentryEvent& ev, const std::string& culprit) {
-  std::string key;
-  key.reserve(256);
+// What decide() reads, each field length-prefixed (so no two inputs make the same key), into
+// `key` (cleared first; its capacity is reused from one event to the next).
+void verdict_key(const sdk::SentryEvent& ev, const std::string& culprit, std::string& key) {
+  key.clear();
   auto put = [&](std::string_view s) {
     const auto n = static_cast<std::uint32_t>(s.size());
     key.append(reinterpret_cast<const char*>(&n), sizeof n);
@@ -481,7 +508,6 @@ std::string verdict_key(const sdk::SentryEvent& ev, const std::string& culprit) 
     put(f.module);
     key.push_back(f.in_app ? '1' : '0');
   }
-  return key;
 }
 
 }  // namespace

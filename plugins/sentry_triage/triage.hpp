@@ -51,6 +51,7 @@ struct Rules {
   // Every field the rules read (level, type, message, culprit, frames' paths, tags, ...) ->
   // the verdict they gave; bounded (cleared past 65536 entries). Events of one bug repeat them.
   mutable std::unordered_map<std::string, RuleVerdict> verdicts;
+  mutable std::string verdict_key_buffer;  // the key of the event being triaged
 };
 
 // The shipped rules with the overrides of `toml` (the [plugins.sentry_triage] table as text,
@@ -63,8 +64,9 @@ struct Grouping {
 };
 Grouping group_of(const sdk::SentryEvent& ev);
 
-// The verdict for one ingested event (ev: its raw payload read, or the payload's own fields).
-events::IssueTriaged triage(const events::SentryIssueIngested& in, const sdk::SentryEvent& ev, const Rules& rules);
+// The verdict for one ingested event (ev: its raw payload read, or the payload's own fields;
+// taken by value: the strings the rules do not read move into the verdict).
+events::IssueTriaged triage(const events::SentryIssueIngested& in, sdk::SentryEvent ev, const Rules& rules);
 
 // The event the verdict is made from: the raw payload read as a Sentry event, with the payload's
 // own fields filling what the raw bytes do not carry (an issue without an event, a webhook).

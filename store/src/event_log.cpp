@@ -504,6 +504,7 @@ Status EventLog::Impl::scan_index(int cf_index, const std::string& prefix, std::
   std::unique_ptr<rocksdb::Iterator> idx(db->NewIterator(index_ro, cf(cf_index)));
   rocksdb::ReadOptions ev_ro;
   ev_ro.readahead_size = k_scan_readahead;
+  ev_ro.fill_cache = options.cache_scans;
   std::unique_ptr<rocksdb::Iterator> ev_it(db->NewIterator(ev_ro, cf(k_cf_events)));
   // The group holding from_seq may start before it: begin at the last entry at or before it.
   idx->SeekForPrev(start);

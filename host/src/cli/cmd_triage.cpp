@@ -50,6 +50,7 @@ void register_triage(CLI::App& app, Shared& shared) {
     store::StoreOptions so;
     so.writable = false;
     so.create_if_missing = false;
+    so.cache_scans = false;  // one pass over a log that may be larger than the cache
     auto log = store::EventLog::open(resolve_store(shared.global, root), so);
     if (!log) {
       shared.exit_code = fail(log.status().to_string());

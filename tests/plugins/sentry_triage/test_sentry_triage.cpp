@@ -257,3 +257,50 @@ TEST_CASE("sentry_triage: the REST API's camelCase event and a webhook's wrapped
   REQUIRE(from_hook.size() == 1);
   CHECK(from_hook[0].group == sdk.group);
 }
+
+TEST_CASE("sentry_triage: derive_triage returns what on_event emits, verdicts and errors alike") {
+  LoadedPlugin plugin("sentry_triage");
+  REQUIRE(plugin->configure("exclude_paths = [\"vendor/**\"]\n").is_ok());
+  auto* typed = dynamic_cast<fixhost::sdk::TriageDeriver*>(plugin.operator->());
+  REQUIRE(typed != nullptr);
+  std::vector<ev::SentryIssueIngested> inputs = {
+      ingested(sdk_event("ZeroDivisionError", "division by zero", cart_trace(0))),
+      ingested(sdk_event("RuntimeError", "boom", cart_trace(3), "fatal")),
+      ingested(sdk_event("ValueError", "amount", json::array({frame("shop/payments.py", "shop.payments", "charge", 3, "x")}))),
+      ingested(sdk_event("KeyError", "x", json::array({frame("vendor/lib/x.py", "vendor.lib.x", "f", 1, "y")}))),
+      ingested(sdk_event("KeyError", "x", json::array({frame("lib/x.py", "x", "f", 1, "y", false)}))),
+      ingested({{"level", "warning"}, {"message", "cart 7 is slow"}, {"fingerprint", {"{{ default }}", "cart"}}}),
+      ingested({{"data", {{"event", sdk_event("TimeoutError", "timed out", cart_trace(1))}}}}, "webhook"),
+  };
+  ev::SentryIssueIngested api;  // no raw payload: the fact's own fields
+  api.via = "api";
+  api.issue_id = "4711";
+  api.title = "KeyError: y";
+  api.count = 12;
+  inputs.push_back(api);
+  ev::SentryIssueIngested bad = ingested({});
+  bad.raw.data = "{not json";
+  bad.title = "boom";
+  inputs.push_back(bad);
+  for (const auto& in : inputs) {
+    auto event = ev::make_event(in, "run-1");
+    fixhost::testing::Collector out;
+    REQUIRE(plugin->on_event(event, out).is_ok());
+    REQUIRE(out.out.size() == 1);
+    auto direct = typed->derive_triage(event, in);
+    REQUIRE(direct);
+    CHECK(ev::encode(*direct) == out.out[0].payload);
+  }
+
+  LoadedPlugin refused("sentry_triage");
+  auto st = refused->configure("severities = []\n");
+  REQUIRE(!st.is_ok());
+  auto event = ev::make_event(inputs[0], "run-1");
+  fixhost::testing::Collector out;
+  auto on_event = refused->on_event(event, out);
+  auto direct = dynamic_cast<fixhost::sdk::TriageDeriver*>(refused.operator->())->derive_triage(event, inputs[0]);
+  CHECK(!on_event.is_ok());
+  REQUIRE(!direct);
+  CHECK(direct.status().to_string() == on_event.to_string());
+  CHECK(out.out.empty());
+}

@@ -27,6 +27,12 @@ class InBuf : public std::streambuf {
  public:
   InBuf(const char* p, std::size_t n) { char* b = const_cast<char*>(p); setg(b, b, b + n); }
   std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+  // The next n bytes (n <= remaining()), consumed.
+  const char* take(std::size_t n) {
+    char* at = gptr();
+    setg(eback(), at + n, egptr());
+    return at;
+  }
 };
 
 // cereal's BinaryInputArchive for bytes that may be damaged (issue 9, fuzzing): the same format,
@@ -45,6 +51,11 @@ class BoundedInputArchive : public cereal::InputArchive<BoundedInputArchive, cer
       throw cereal::Exception("length " + std::to_string(n) + " but only " + std::to_string(in_.remaining()) +
                               " bytes left");
   }
+  // The string's n bytes copied once (cereal's generic load zero-fills it, then copies).
+  void load_string(std::string& s, std::uint64_t n) {
+    check_size(n);
+    s.assign(in_.take(static_cast<std::size_t>(n)), static_cast<std::size_t>(n));
+  }
  private:
   InBuf& in_;
 };
@@ -60,6 +71,12 @@ inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, bool& b) {
 }
 template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::NameValuePair<T>& t) { ar(t.value); }
+// The same bytes as cereal's string load reads: u64 length, then the characters.
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::string& s) {
+  std::uint64_t n = 0;
+  ar.loadBinary(&n, sizeof n);
+  ar.load_string(s, n);
+}
 template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::SizeTag<T>& t) {
   ar(t.size);

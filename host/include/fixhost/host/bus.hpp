@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "fixhost/events/event.hpp"
@@ -22,6 +23,12 @@ class EventSink {
   // Appends atomically, assigning each event's seq.
   virtual Status append(std::span<events::Event> batch) = 0;
 };
+
+// The error of the PluginFailed the bus records when the plugin `source` ("name@version")
+// returns `error` for `trigger`, or throws (`what`; nullptr for a non-std exception). Readers
+// that call a plugin's typed entry point instead (heal/triage_view) report in the same words.
+std::string plugin_failed_error(const std::string& source, const events::Event& trigger, const Status& error);
+std::string plugin_threw_error(const std::string& source, const events::Event& trigger, const char* what);
 
 struct BusOptions {
   // A chain of reactions deeper than this (root event = depth 0) is cut with PluginFailed.

@@ -17,7 +17,7 @@
 #include "fixhost/result.hpp"
 
 #define FIXHOST_API_MAJOR 1
-#define FIXHOST_API_MINOR 1  // 1: RoundStarted, ProtectionTooWide
+#define FIXHOST_API_MINOR 2  // 1: RoundStarted, ProtectionTooWide; 2: TriageDeriver
 
 extern "C" {
 struct fixhost_api_version {
@@ -75,6 +75,21 @@ class Plugin {
   // Called for each event of a subscribed type, in log order. Events emitted into `out` are
   // appended only when this returns ok; on error they are dropped and PluginFailed recorded.
   virtual Status on_event(const Event& event, Emitter& out) = 0;
+};
+
+// Optional second base of a pure plugin subscribed to SentryIssueIngested that emits exactly one
+// IssueTriaged per event (sentry_triage): that verdict returned as a value, from the payload the
+// host already decoded. Readers that fold verdicts in memory (`hostctl triage`, heal) call it
+// instead of on_event: no second decode, no encode and decode of the verdict. It must return what
+// on_event emits for the same event, or the error on_event returns (let on_event call it). Same
+// threading rule as Plugin; exceptions must not escape. The host finds it with dynamic_cast and
+// falls back to on_event for a plugin without it.
+class TriageDeriver {
+ public:
+  virtual Result<events::IssueTriaged> derive_triage(const Event& event, const events::SentryIssueIngested& fact) = 0;
+
+ protected:
+  ~TriageDeriver() = default;
 };
 
 }  // namespace fixhost::sdk

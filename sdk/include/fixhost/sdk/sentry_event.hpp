@@ -176,31 +176,32 @@ inline SentryFrame frame_from(element f) {
 
 inline void read_frames(element frames, SentryEvent& ev) {
   if (!is_array(frames)) return;
-  for (element f : array_of(frames)) ev.frames.push_back(frame_from(f));
+  simdjson::dom::array a = array_of(frames);
+  ev.frames.reserve(ev.frames.size() + a.size());
+  for (element f : a) ev.frames.push_back(frame_from(f));
 }
 
 inline void read_exception_values(element values, SentryEvent& ev) {
   if (!is_array(values)) return;
-  std::vector<element> all;
-  for (element v : array_of(values)) all.push_back(v);
-  if (all.empty()) return;
-  element last = all.back();  // Sentry orders chained exceptions oldest first
-  ev.exception_type = str(last, "type");
-  ev.exception_value = str(last, "value");
-  ev.exception_module = str(last, "module");
-  if (auto mech = child(last, "mechanism")) {
+  // The last value, and the last one with a non-empty stack trace, in one pass.
+  std::optional<element> last, with_frames;
+  for (element v : array_of(values)) {
+    last = v;
+    auto st = child(v, "stacktrace");
+    auto frames = st ? child(*st, "frames") : std::nullopt;
+    if (frames && is_array(*frames) && array_of(*frames).size() > 0) with_frames = frames;
+  }
+  if (!last) return;
+  const element& exc = *last;  // Sentry orders chained exceptions oldest first
+  ev.exception_type = str(exc, "type");
+  ev.exception_value = str(exc, "value");
+  ev.exception_module = str(exc, "module");
+  if (auto mech = child(exc, "mechanism")) {
     ev.mechanism = str(*mech, "type");
     if (auto h = child(*mech, "handled"); h && h->type() == element_type::BOOL) ev.handled = h->get_bool().value_unsafe() ? 1 : 0;
   }
   // Frames of the innermost exception that has a stack trace.
-  for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    auto st = child(*it, "stacktrace");
-    auto frames = st ? child(*st, "frames") : std::nullopt;
-    if (frames && is_array(*frames) && array_of(*frames).size() > 0) {
-      read_frames(*frames, ev);
-      return;
-    }
-  }
+  if (with_frames) read_frames(*with_frames, ev);
 }
 
 inline void read_tags(element tags, SentryEvent& ev) {

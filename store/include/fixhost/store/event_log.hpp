@@ -36,6 +36,11 @@ struct StoreOptions {
   // into them in the same atomic write and catches them up from their checkpoints when opened.
   // Default: none
   std::vector<std::shared_ptr<const Projection>> projections;
+  // Whether scan_type and scan_run keep the event blocks they read in the block cache (64 MiB,
+  // shared by the process). false for a reader that passes once over a log larger than the
+  // cache (hostctl triage): the blocks are read and decompressed once either way, and the cache
+  // is not churned. Default: true
+  bool cache_scans = true;
 };
 
 // Who holds a store's writer lock.
