@@ -168,7 +168,7 @@ std::string SuiteSummary::warning() const {
 
 Result<BatchResult> run_tests(RunContext& run, const SuiteConfig& suite, const std::filesystem::path& root,
                               const std::vector<std::string>& test_ids, const std::string& purpose,
-                              const std::map<std::string, std::string>& env) {
+                              const std::map<std::string, std::string>& env, WarmRun* warm) {
   BatchResult out;
   if (test_ids.empty()) return out;
   SuiteRequest req;
@@ -176,6 +176,7 @@ Result<BatchResult> run_tests(RunContext& run, const SuiteConfig& suite, const s
   req.test_ids = test_ids;
   req.root = root;
   req.env = env;
+  req.warm = warm;
   auto evs = record_suite(run, suite, req, nullptr);
   if (!evs) return evs.status();
   events::SuiteParsed storage;
@@ -248,7 +249,8 @@ const SuiteConfig* suite_named(const Config& config, const std::string& name) {
 
 Result<SweepResult> sweep_suites(RunContext& run, const Config& config, const std::filesystem::path& root,
                                  const std::string& purpose,
-                                 const std::function<void(const std::string&)>& progress) {
+                                 const std::function<void(const std::string&)>& progress,
+                                 std::map<std::string, std::unique_ptr<WarmRun>>* warm) {
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
@@ -261,6 +263,8 @@ Result<SweepResult> sweep_suites(RunContext& run, const Config& config, const st
     SuiteRequest req;
     req.purpose = purpose;
     req.root = root;
+    if (warm)
+      if (auto w = WarmRun::start(suite, req)) (*warm)[suite.name] = std::move(w);
     auto evs = record_suite(run, suite, req, [&](std::string_view chunk) {
       lines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
       auto now = std::chrono::steady_clock::now();
@@ -343,7 +347,10 @@ Result<DetectResult> run_detect(RunContext& run, const Config& config, const Det
         out.wide_protections.push_back(std::move(*w));
       }
 
-  auto sweep = sweep_suites(run, config, options.root, "detect", options.progress);
+  // The flaky check's first re-run of each pytest suite starts beside its main run (WarmRun).
+  std::map<std::string, std::unique_ptr<WarmRun>> warm;
+  const bool flaky_check = !options.skip_flaky_check && config.flaky_reruns > 0;
+  auto sweep = sweep_suites(run, config, options.root, "detect", options.progress, flaky_check ? &warm : nullptr);
   if (!sweep) return sweep.status();
   out.suites = sweep->suites;
   out.tests = sweep->tests;
@@ -356,7 +363,7 @@ Result<DetectResult> run_detect(RunContext& run, const Config& config, const Det
   // Flaky check: a failure is real only if it fails again flaky_reruns times. All of a suite's
   // failures re-run together, one process per re-run; only those that passed there run alone
   // once more, to confirm and record whether they pass by themselves.
-  if (!options.skip_flaky_check && config.flaky_reruns > 0) {
+  if (flaky_check) {
     for (const auto& suite : config.suites) {
       std::vector<std::string> ids;
       std::map<std::string, DetectedFailure*> by_id;
@@ -368,19 +375,32 @@ Result<DetectResult> run_detect(RunContext& run, const Config& config, const Det
         }
         if (by_id.emplace(d.failure.test_id, &d).second) ids.push_back(d.failure.test_id);
       }
-      if (ids.empty()) continue;
+      if (ids.empty()) {
+        warm.erase(suite.name);
+        continue;
+      }
       std::map<std::string, std::uint32_t> reruns;
       std::vector<std::string> passed_together;
       std::vector<std::string> pending = ids;
       for (int i = 0; i < config.flaky_reruns && !pending.empty(); ++i) {
         say("flaky check: re-running " + std::to_string(pending.size()) + " failure(s) of '" + suite.name +
             "' together (" + std::to_string(i + 1) + "/" + std::to_string(config.flaky_reruns) + ")");
-        auto batch = run_tests(run, suite, options.root, pending, "flaky_check");
+        // This re-run's process was started ahead (beside the main run, or beside the re-run
+        // before); the next one starts beside this one.
+        std::unique_ptr<WarmRun> now = std::move(warm[suite.name]);
+        if (i + 1 < config.flaky_reruns) {
+          SuiteRequest next;
+          next.purpose = "flaky_check";
+          next.root = options.root;
+          warm[suite.name] = WarmRun::start(suite, next);
+        }
+        auto batch = run_tests(run, suite, options.root, pending, "flaky_check", {}, now.get());
         if (!batch) return batch.status();
         for (const auto& id : pending) ++reruns[id];
         passed_together.insert(passed_together.end(), batch->passed.begin(), batch->passed.end());
         pending.assign(batch->failing.begin(), batch->failing.end());
       }
+      warm.erase(suite.name);
       for (const auto& id : passed_together) {
         DetectedFailure& d = *by_id[id];
         say("flaky check: " + id + " passed when re-run; re-running it alone to confirm");

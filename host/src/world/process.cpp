@@ -238,8 +238,12 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   if (pid == 0) {
     ::setpgid(0, 0);
     ::signal(SIGPIPE, SIG_DFL);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    if (spec.stdin_fd >= 0) {
+      ::dup2(spec.stdin_fd, 0);
+    } else {
+      int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) ::dup2(devnull, 0);
+    }
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
     // Nothing else of hostctl's: not the pipes of other children (their EOF would wait for us).
@@ -277,7 +281,11 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   std::vector<char> buf(1 << 16);
   bool eof = false, exited = false, term_sent = false;
   int status = 0;
-  auto deadline = spec.timeout.count() > 0 ? start + spec.timeout : Clock::time_point::max();
+  auto deadline_from = [&](Clock::time_point t) {
+    return spec.timeout.count() > 0 ? t + spec.timeout : Clock::time_point::max();
+  };
+  auto deadline = deadline_from(start);
+  bool held = spec.on_hold && spec.on_hold->load();
   Clock::time_point kill_at = Clock::time_point::max();
   Clock::time_point drain_until = Clock::time_point::max();
   Clock::time_point leash_kill_at = Clock::time_point::max();
@@ -285,6 +293,11 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const std::function<v
   int reap_wait_us = 200;
   while (!(eof && exited)) {
     auto now = Clock::now();
+    if (held) {  // the work was not given yet: its clock starts when it is
+      held = spec.on_hold->load();
+      start = now;
+      deadline = deadline_from(now);
+    }
     if (!exited && !term_sent && spec.interruptible && interrupt_requested()) {
       res.interrupted = true;
       term_sent = true;

@@ -2,6 +2,7 @@
 #include "fixhost/host/world/sandbox.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <set>
 #include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "fixhost/host/world/junit_rerun.hpp"
 #include "fixhost/host/world/process.hpp"
@@ -323,6 +326,182 @@ std::string read_junit_reports(const fs::path& p, std::size_t cap, std::uint64_t
 
 }  // namespace
 
+namespace {
+
+// How every run of `suite` is started, but for the sandbox: its directory, timeout and
+// environment.
+ProcessSpec suite_spec(const SuiteConfig& suite, const SuiteRequest& req, std::vector<std::string> argv) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.cwd = (req.root / suite.cwd).lexically_normal().string();
+  spec.timeout = suite.timeout;
+  spec.env = req.env;
+  spec.env["FORCE_COLOR"] = "0";
+  spec.env["NO_COLOR"] = "1";
+  spec.env["PYTHONDONTWRITEBYTECODE"] = "1";
+  return spec;
+}
+
+// The warm process: loads pytest and the plugins pytest always loads, then reads one line,
+// the JSON array of the arguments, and runs them as `python -m pytest` (mode m) or the script
+// (mode s, its path next) would. The work is a function so that __main__ stays clean.
+constexpr const char* k_warm_stub = R"PY(
+def _fixhost_warm():
+    import os, sys
+    mode = sys.argv[1:]
+    try:
+        import pytest, _pytest.config
+        for name in _pytest.config.default_plugins:
+            try:
+                __import__("_pytest." + name)
+            except Exception:
+                pass
+    except BaseException:
+        pass
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        sys.exit(0)
+    import json, runpy
+    args = json.loads(line)
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+    if sys.path and sys.path[0] == "":
+        sys.path[0] = os.getcwd()
+    if mode[0] == "m":
+        sys.argv = ["-m"] + args
+        runpy._run_module_as_main("pytest")
+    else:
+        sys.argv = [mode[1]] + args
+        if sys.path and sys.path[0] == os.getcwd():
+            sys.path[0] = os.path.dirname(os.path.realpath(mode[1]))
+        runpy.run_path(mode[1], run_name="__main__")
+_fixhost_warm()
+)PY";
+
+bool is_python(std::string_view a) {
+  auto base = a.substr(a.rfind('/') == std::string_view::npos ? 0 : a.rfind('/') + 1);
+  return base.starts_with("python");
+}
+
+// `name` as execvp would find it with `path` (the PATH the child gets), or "".
+fs::path find_on_path(const std::string& name, const std::string& path, const fs::path& cwd) {
+  if (name.find('/') != std::string::npos) return fs::path(name).is_absolute() ? fs::path(name) : cwd / name;
+  std::stringstream dirs(path);
+  for (std::string d; std::getline(dirs, d, ':');) {
+    fs::path p = (d.empty() ? cwd : fs::path(d)) / name;
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return {};
+}
+
+// The interpreter words of a script's "#!" line when it names python, else empty.
+std::vector<std::string> python_shebang(const fs::path& script) {
+  std::ifstream in(script, std::ios::binary);
+  std::string line;
+  if (!in || !std::getline(in, line) || !line.starts_with("#!")) return {};
+  std::istringstream words(line.substr(2));
+  std::vector<std::string> w;
+  for (std::string x; words >> x;) w.push_back(x);
+  if (w.size() == 2 && w[0] == "/usr/bin/env" && is_python(w[1])) return w;
+  if (w.size() == 1 && is_python(w[0])) return w;
+  return {};
+}
+
+std::atomic<std::uint64_t> g_warm_used{0};
+
+}  // namespace
+
+std::unique_ptr<WarmRun> WarmRun::start(const SuiteConfig& suite, const SuiteRequest& req) {
+  if (suite.runner != "pytest" || suite.sandbox) return nullptr;
+  const std::size_t end = runner_end(suite);
+  if (end == std::string::npos) return nullptr;
+  std::vector<std::string> prefix(suite.command.begin(), suite.command.begin() + static_cast<std::ptrdiff_t>(end));
+  std::vector<std::string> stub;
+  if (end >= 3 && prefix[end - 1] == "pytest" && prefix[end - 2] == "-m" && is_python(prefix[0])) {
+    stub.assign(prefix.begin(), prefix.end() - 2);  // the interpreter and its flags
+    stub.insert(stub.end(), {"-c", k_warm_stub, "m"});
+  } else if (end == 1) {
+    const fs::path cwd = req.root / suite.cwd;
+    auto path_it = req.env.find("PATH");
+    const char* host_path = std::getenv("PATH");
+    fs::path script = find_on_path(prefix[0], path_it != req.env.end() ? path_it->second : host_path ? host_path : "",
+                                   cwd);
+    if (script.empty()) return nullptr;
+    stub = python_shebang(script);
+    if (stub.empty()) return nullptr;
+    stub.insert(stub.end(), {"-c", k_warm_stub, "s", script.string()});
+  } else {
+    return nullptr;
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return nullptr;
+  std::unique_ptr<WarmRun> w(new WarmRun());
+  w->prefix_ = std::move(prefix);
+  w->root_ = req.root;
+  w->env_ = req.env;
+  w->feed_fd_ = sv[0];
+  ProcessSpec spec = suite_spec(suite, req, std::move(stub));
+  spec.stdin_fd = sv[1];
+  spec.on_hold = &w->hold_;
+  WarmRun* self = w.get();
+  const int child_end = sv[1];
+  w->thread_ = std::thread([self, spec = std::move(spec), child_end] {
+    auto r = run_process(spec, [self](std::string_view chunk) {
+      std::lock_guard lock(self->mu_);
+      if (self->sink_) self->sink_(chunk);
+    });
+    ::close(child_end);
+    std::lock_guard lock(self->mu_);
+    self->ended_ = true;
+    self->result_ = std::move(r);
+  });
+  return w;
+}
+
+void WarmRun::finish() {
+  if (feed_fd_ >= 0) ::close(feed_fd_);  // an unused process reads EOF and ends
+  feed_fd_ = -1;
+  hold_ = false;
+  if (thread_.joinable()) thread_.join();
+}
+
+WarmRun::~WarmRun() { finish(); }
+
+std::uint64_t WarmRun::used_count() { return g_warm_used.load(); }
+
+std::optional<Result<ProcessResult>> WarmRun::run(const std::vector<std::string>& argv, const SuiteRequest& req,
+                                                  const std::function<void(std::string_view)>& on_output) {
+  if (feed_fd_ < 0 || req.root != root_ || req.env != env_ || argv.size() < prefix_.size() ||
+      !std::equal(prefix_.begin(), prefix_.end(), argv.begin()))
+    return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    if (ended_) return std::nullopt;  // it could not wait (killed, or its interpreter is gone)
+    sink_ = on_output;
+  }
+  const std::string line =
+      nlohmann::json(std::vector<std::string>(argv.begin() + static_cast<std::ptrdiff_t>(prefix_.size()), argv.end()))
+          .dump() + "\n";
+  hold_ = false;
+  bool sent = true;
+  for (std::size_t off = 0; off < line.size();) {
+    ssize_t n = ::send(feed_fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      sent = false;
+      break;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  finish();
+  std::lock_guard lock(mu_);
+  sink_ = nullptr;
+  if (!sent || !result_) return std::nullopt;
+  ++g_warm_used;
+  return std::move(result_);
+}
+
 events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& req,
                                 const std::function<void(const events::SuiteStarted&)>& started,
                                 const std::function<void(std::string_view)>& on_output) {
@@ -349,19 +528,12 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
   s.cwd = (req.root / suite.cwd).lexically_normal().string();
   if (started) started(s);
 
-  ProcessSpec spec;
-  spec.argv = s.argv;
+  ProcessSpec spec = suite_spec(suite, req, s.argv);
   if (suite.sandbox) {  // the worktree holds the agent's code: run it as contained as the agent
     SandboxLayout layout = *suite.sandbox;
     if (have_dir) layout.scratch.push_back(report_dir);
     spec.argv = sandbox_argv(layout, s.argv);
   }
-  spec.cwd = s.cwd;
-  spec.timeout = suite.timeout;
-  spec.env = req.env;
-  spec.env["FORCE_COLOR"] = "0";
-  spec.env["NO_COLOR"] = "1";
-  spec.env["PYTHONDONTWRITEBYTECODE"] = "1";
 
   events::SuiteFinished f;
   f.suite = s.suite;
@@ -369,7 +541,8 @@ events::SuiteFinished run_suite(const SuiteConfig& suite, const SuiteRequest& re
   f.purpose = s.purpose;
   f.test_id = s.test_id;
   f.test_ids = s.test_ids;
-  auto r = run_process(spec, on_output);
+  auto warm = req.warm ? req.warm->run(s.argv, req, on_output) : std::nullopt;
+  auto r = warm ? std::move(*warm) : run_process(spec, on_output);
   if (!r) {
     f.exit_code = -1;
     f.error = r.status().to_string();

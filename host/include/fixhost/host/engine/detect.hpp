@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "fixhost/events/payloads.hpp"
 #include "fixhost/host/config.hpp"
 #include "fixhost/host/run_context.hpp"
+#include "fixhost/host/world/suite_runner.hpp"
 
 namespace fixhost::host {
 
@@ -75,9 +77,12 @@ struct SweepResult {
 
 // Runs every suite with `purpose` (detect | verify) in `root` and gathers what the plugins
 // derived from each: failures with their category and depth.
+// With `warm`, a WarmRun is started beside each pytest suite's run, for the re-run that follows
+// (detect's flaky check), and kept there by suite name.
 Result<SweepResult> sweep_suites(RunContext& run, const Config& config, const std::filesystem::path& root,
                                  const std::string& purpose,
-                                 const std::function<void(const std::string&)>& progress);
+                                 const std::function<void(const std::string&)>& progress,
+                                 std::map<std::string, std::unique_ptr<WarmRun>>* warm = nullptr);
 
 // The suite a failure came from.
 const SuiteConfig* suite_named(const Config& config, const std::string& name);
@@ -112,7 +117,7 @@ struct BatchResult {
 };
 Result<BatchResult> run_tests(RunContext& run, const SuiteConfig& suite, const std::filesystem::path& root,
                               const std::vector<std::string>& test_ids, const std::string& purpose,
-                              const std::map<std::string, std::string>& env = {});
+                              const std::map<std::string, std::string>& env = {}, WarmRun* warm = nullptr);
 
 // Sorts by (depth, file, line, test id) and numbers them 1..n.
 void assign_fix_order(std::vector<DetectedFailure>& failures);

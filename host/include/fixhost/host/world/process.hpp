@@ -7,6 +7,7 @@
 // left is killed and reaped before run_process returns. Output (stdout and stderr
 // interleaved) is captured under the head+tail size cap.
 // run_process is safe to call from several threads; each call blocks until its child is gone.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -34,6 +35,13 @@ struct ProcessSpec {
   // Stopped by request_interrupt() (agents, suites); false for the host's own bookkeeping
   // (git). Default: true
   bool interruptible = true;
+  // The child's stdin: this descriptor (the child gets a copy; the caller keeps and closes its
+  // own), or /dev/null when -1. Default: -1
+  int stdin_fd = -1;
+  // A child started ahead of its work (suite_runner's WarmRun): while *on_hold is true, the
+  // timeout has not started and the time does not count in duration_ms; both start when it
+  // turns false. Default: none (they start at the fork)
+  const std::atomic<bool>* on_hold = nullptr;
 };
 
 struct ProcessResult {

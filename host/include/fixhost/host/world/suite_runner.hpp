@@ -2,14 +2,20 @@
 // Runs one configured suite (or one test of it) as a child process and records what happened
 // as a SuiteFinished payload: exit, signal, timeout, captured output and the runner's machine
 // report (pytest --junitxml, jest --json --outputFile). Never parses: the parser plugins do.
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
 #include "fixhost/events/payloads.hpp"
 #include "fixhost/host/config.hpp"
+#include "fixhost/host/world/process.hpp"
 
 namespace fixhost::host {
 
@@ -23,6 +29,49 @@ struct SuiteRequest {
   std::filesystem::path root;
   // Extra environment for the suite.
   std::map<std::string, std::string> env;
+  // A process started ahead for this run (WarmRun below); used when it stands for the argv this
+  // request runs, else the run starts its own. Default: none
+  class WarmRun* warm = nullptr;
+};
+
+// A suite's next run, started before its tests are known: the flaky check's re-run starts
+// beside the suite's main run, so that the interpreter and pytest are loaded by the time the
+// failures are. Only for a pytest suite whose command runs pytest through a Python interpreter
+// fixhost can see: `<python> [flags] -m pytest ...`, or a pytest script whose #! names python.
+// The process imports pytest, then waits on stdin for the arguments and runs exactly what the
+// command would have run (runpy, as `-m` and a script do), in the same directory and
+// environment, under the same timeout, which starts when the arguments are given. Nothing of
+// the repository is read before then. Unused, it gets EOF and ends. docs/DETECT.md.
+class WarmRun {
+ public:
+  // nullptr when the suite cannot be started this way (another runner, a command that does not
+  // name its interpreter, a sandboxed suite).
+  static std::unique_ptr<WarmRun> start(const SuiteConfig& suite, const SuiteRequest& req);
+  ~WarmRun();
+  WarmRun(const WarmRun&) = delete;
+  WarmRun& operator=(const WarmRun&) = delete;
+
+  // Runs `argv` (as suite_argv made it) in the warm process when it starts with the command
+  // this process stands for and `req` runs in the same place and environment; nullopt when not,
+  // or when the process is gone (the caller then runs argv itself). Once only.
+  std::optional<Result<ProcessResult>> run(const std::vector<std::string>& argv, const SuiteRequest& req,
+                                           const std::function<void(std::string_view)>& on_output);
+  // How many times run() handed its work to a warm process (for tests and progress).
+  static std::uint64_t used_count();
+
+ private:
+  WarmRun() = default;
+  void finish();
+  std::vector<std::string> prefix_;  // the command's words up to the runner (python3 -m pytest)
+  std::filesystem::path root_;
+  std::map<std::string, std::string> env_;
+  int feed_fd_ = -1;  // our end of its stdin
+  std::atomic<bool> hold_{true};
+  std::mutex mu_;
+  std::function<void(std::string_view)> sink_;
+  bool ended_ = false;
+  std::optional<Result<ProcessResult>> result_;
+  std::thread thread_;
 };
 
 // The argv the host runs for `suite` (report flags included); `report_path` is where the
