@@ -349,6 +349,10 @@ constexpr const char* k_warm_stub = R"PY(
 def _fixhost_warm():
     import os, sys
     mode = sys.argv[1:]
+    # sys.path[0] as `-m` (the directory) or the script (its own directory) has it, before
+    # anything is imported, so that pytest comes from where the command would take it.
+    if sys.path and sys.path[0] == "":
+        sys.path[0] = os.getcwd() if mode[0] == "m" else os.path.dirname(os.path.realpath(mode[1]))
     try:
         import pytest, _pytest.config
         for name in _pytest.config.default_plugins:
@@ -366,15 +370,11 @@ def _fixhost_warm():
     fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(fd, 0)
     os.close(fd)
-    if sys.path and sys.path[0] == "":
-        sys.path[0] = os.getcwd()
     if mode[0] == "m":
         sys.argv = ["-m"] + args
         runpy._run_module_as_main("pytest")
     else:
         sys.argv = [mode[1]] + args
-        if sys.path and sys.path[0] == os.getcwd():
-            sys.path[0] = os.path.dirname(os.path.realpath(mode[1]))
         runpy.run_path(mode[1], run_name="__main__")
 _fixhost_warm()
 )PY";
