@@ -23,7 +23,8 @@ void register_detect(CLI::App& app, Shared& shared) {
       "detect",
       "Run the test suites, parse every failure, classify and order them (utilities before the\n"
       "features that import them), re-run the failures of each suite together (flaky_reruns times,\n"
-      "one process each; one that passes is confirmed alone) to catch flaky tests, and print them.\n"
+      "one process each, a pytest one started beside the suite's run; one that passes is confirmed\n"
+      "alone) to catch flaky tests, and print them.\n"
       "Exit 0: no failure; 1: failures found; 2: the suites could not be run.");
   cmd->add_option("--repo", o->repo, "Repository to test (default: the current directory)");
   cmd->add_flag("--json", o->json, "Print a JSON array of failures instead of the table");
