@@ -5,9 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "fixhost/host/cluster_jobs.hpp"
+#include "fixhost/host/world/jetstream.hpp"
+#include "fixhost/test/files.hpp"
 #include "nats_cluster.hpp"
 #include "project.hpp"
 
@@ -16,6 +20,7 @@ using fixhost::test::Child;
 using fixhost::test::NatsCluster;
 using fixhost::test::Project;
 using fixhost::test::sh;
+using fixhost::test::TempDir;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -224,4 +229,153 @@ TEST_CASE("jobs: a job that always fails goes to fixhost.jobs.dead after job_max
   }
   CHECK(f.hostctl("cluster jobs").find("0 job(s) in FIXHOST_JOBS") != std::string::npos);
   CHECK(test::read_file(f.pushlog).empty());
+}
+
+TEST_CASE("jobs: a JobLogReader polls over one connection and reads each record once") {
+  using namespace fixhost::host;
+  TempDir dir("fixhost-joblog");
+  NatsCluster nats(dir.path() / "nats", 1);
+  ClusterConfig config;
+  config.url = nats.urls();
+  config.replicas = 1;
+  REQUIRE(ensure_job_streams(config).is_ok());
+  world::NatsOptions o;
+  o.url = config.url;
+  auto js = world::JetStream::connect(o);
+  REQUIRE(js);
+  int n = 0;
+  auto put = [&](const std::string& what, const std::string& job) {
+    JobRecord r;
+    r.what = what;
+    r.job_id = job;
+    std::vector<world::NatsOutMsg> msgs(1);
+    msgs[0].subject = what == "dead" ? std::string(k_jobs_dead_subject) : "fixhost.jobs." + what + "." + job;
+    msgs[0].data = job_record_json(r);
+    msgs[0].headers = {{"Nats-Msg-Id", "m" + std::to_string(++n)}};
+    REQUIRE((*js)->publish_all(msgs, std::chrono::seconds(10)).is_ok());
+  };
+  JobLogReader mine(config), all(config);
+  auto next = [](JobLogReader& r, const std::string& job) {
+    auto v = r.next(job);
+    REQUIRE(v);
+    std::vector<std::string> out;
+    for (const auto& rec : *v) out.push_back(rec.what + ":" + rec.job_id);
+    return out;
+  };
+  CHECK(next(mine, "j1").empty());
+  put("started", "j1");
+  put("started", "j2");
+  put("failed", "j2");
+  CHECK(next(mine, "j1") == std::vector<std::string>{"started:j1"});
+  // Nothing new: nothing again, though the other job's records came after this job's last one.
+  CHECK(next(mine, "j1").empty());
+  put("done", "j1");
+  put("dead", "j2");
+  CHECK(next(mine, "j1") == std::vector<std::string>{"done:j1"});
+  CHECK(next(all, "") == std::vector<std::string>{"started:j1", "started:j2", "failed:j2", "done:j1", "dead:j2"});
+  CHECK(next(all, "").empty());
+  // The one-shot read from a sequence on.
+  auto from3 = read_job_log(config, "", 3);
+  REQUIRE(from3);
+  CHECK(from3->size() == 3);
+  // A server gone: an error, and the next poll after it is back connects again.
+  nats.kill(0);
+  CHECK_FALSE(mine.next("j1"));
+  nats.restart(0);
+  bool back = false;
+  for (int i = 0; i < 50 && !back; ++i) {
+    back = static_cast<bool>(mine.next("j1"));
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(back);
+  put("done", "j3");
+  CHECK(next(mine, "j3") == std::vector<std::string>{"done:j3"});
+}
+
+TEST_CASE("jobs: a worker takes only the remotes and commands its [cluster] allows; another worker takes the job") {
+  JobsFixture f;
+  const std::string agent = fixhost::test::agent("correct");
+  // worker-a allows only another place's remotes; worker-b this remote, but not the agent;
+  // worker-c both. The job fails at a and b with their reasons (nothing cloned), c does it.
+  auto allow = [&](const std::string& host, const std::string& lines) {
+    fs::create_directories(f.tmp / host);
+    test::write_file(f.tmp / host / "fixhost.toml",
+                     "[cluster]\nreplicas = 3\njob_ack_wait = 2\njob_max_deliver = 3\n" + lines);
+  };
+  allow("worker-a", "worker_remotes = [\"/srv/git/*\"]\nworker_commands = []\n");
+  allow("worker-b", "worker_remotes = [\"" + f.tmp.string() + "/*.git\"]\nworker_commands = [\"true\"]\n");
+  allow("worker-c", "worker_remotes = [\"" + f.tmp.string() + "/*.git\"]\nworker_commands = [\"" +
+                        json(agent).dump().substr(1, json(agent).dump().size() - 2) + "\"]\n");
+  f.start_worker("worker-a");
+  const std::string id = f.submit(agent);
+  auto recs = f.wait_for(id, "failed", std::chrono::seconds(60));
+  f.start_worker("worker-b");
+  // Give worker-b its turn before worker-c exists.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (JobsFixture::count(recs, "failed") < 2 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    recs = f.records(id);
+  }
+  REQUIRE(JobsFixture::count(recs, "failed") >= 2);
+  f.start_worker("worker-c");
+  recs = f.wait_for(id, "done", std::chrono::seconds(120));
+  INFO(json(recs).dump(1));
+  std::set<std::string> reasons;
+  for (const auto& r : recs)
+    if (r["what"] == "failed") reasons.insert(r["worker"].get<std::string>() + ": " + r["reason"].get<std::string>());
+  bool remote_said = false, command_said = false;
+  for (const auto& r : reasons) {
+    remote_said |= r.starts_with("worker-a: ") && r.find("matches none of this worker's [cluster] worker_remotes (/srv/git/*)") != std::string::npos;
+    command_said |= r.starts_with("worker-b: ") && r.find("its agent: '" + agent + "'") != std::string::npos &&
+                    r.find("worker_commands") != std::string::npos;
+  }
+  CHECK(remote_said);
+  CHECK(command_said);
+  for (const auto& r : recs)
+    if (r["what"] == "done") CHECK(r["worker"] == "worker-c");
+  CHECK(f.pushes_of("fixhost/autofix-" + id) == 1);
+  // A worker without the settings says what it accepts when it starts.
+  f.start_worker("worker-d");
+  std::string log;
+  for (int i = 0; i < 100 && log.find("WARNING") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = test::read_file(f.tmp / "worker-d.log");
+  }
+  CHECK(log.find("WARNING: taking jobs for any remote with any agent or check command they carry") != std::string::npos);
+  CHECK(log.find("worker_remotes and worker_commands") != std::string::npos);
+}
+
+TEST_CASE("jobs: job_allowed reads the build manifest's stream agent and check, and [cluster] rejects a bad list") {
+  using namespace fixhost::host;
+  Job job;
+  job.id = "b-1";
+  job.kind = "build";
+  job.remote = "/srv/git/app.git";
+  job.stream = "backend";
+  job.manifest = "feature = \"orders\"\n\n[[streams]]\nid = \"backend\"\nowns = [\"src/**\"]\nagent = \"my-agent --fast\"\n"
+                 "[streams.check]\ncommand = [\"npm\", \"test\"]\n\n"
+                 "[[streams]]\nid = \"other\"\nowns = [\"web/**\"]\nagent = \"evil\"\n";
+  ClusterConfig c;
+  CHECK(job_allowed(job, c).is_ok());  // unset: anything
+  c.worker_remotes = std::vector<std::string>{"/srv/git/*.git"};
+  c.worker_commands = std::vector<std::string>{"my-agent --fast"};
+  auto s = job_allowed(job, c);
+  INFO(s.message());
+  CHECK(s.code() == Errc::refused);
+  CHECK(s.message().find("stream 'backend' check: 'npm test'") != std::string::npos);
+  c.worker_commands->push_back("npm test");
+  CHECK(job_allowed(job, c).is_ok());  // the other stream is not this job's
+  job.remote = "/home/x/app.git";
+  CHECK(job_allowed(job, c).message().find("'/home/x/app.git' matches none") != std::string::npos);
+
+  TempDir dir("fixhost-allow");
+  test::write_file(dir.path() / "fixhost.toml", "[cluster]\nworker_remotes = \"/srv/*\"\n");
+  auto bad = load_cluster_config(dir.path());
+  REQUIRE_FALSE(bad);
+  CHECK(bad.status().message().find("worker_remotes must be an array of strings") != std::string::npos);
+  test::write_file(dir.path() / "fixhost.toml", "[cluster]\nworker_remotes = [\"/srv/*\"]\nworker_commands = []\n");
+  auto good = load_cluster_config(dir.path());
+  REQUIRE(good);
+  CHECK(good->worker_remotes == std::vector<std::string>{"/srv/*"});
+  CHECK(good->worker_commands == std::vector<std::string>{});
 }

@@ -115,12 +115,24 @@ Result<ClusterConfig> load_cluster_config(const fs::path& repo) {
             return make_error(Errc::invalid_argument,
                               where + " " + key + (ack ? " must be 1 to 86400 (seconds)" : " must be 1 to 100 (deliveries)"));
           (ack ? c.job_ack_wait_s : c.job_max_deliver) = static_cast<int>(*i);
+        } else if (key == "worker_remotes" || key == "worker_commands") {
+          const toml::array* a = v.as_array();
+          std::vector<std::string> list;
+          if (a)
+            for (const auto& x : *a)
+              if (auto str = x.value<std::string>()) list.push_back(*str);
+          if (!a || list.size() != a->size())
+            return make_error(Errc::invalid_argument,
+                              where + " " + key + " must be an array of strings, e.g. " +
+                                  (key == "worker_remotes" ? "worker_remotes = [\"/srv/git/*.git\", \"git@github.com:acme/*\"]"
+                                                           : "worker_commands = [\"claude -p\"]"));
+          (key == "worker_remotes" ? c.worker_remotes : c.worker_commands) = std::move(list);
         } else if (key == "token" || key == "creds") {
           return make_error(Errc::invalid_argument, where + " " + key + ": credentials do not go in fixhost.toml (it is "
                                                     "recorded in every run); set $FIXHOST_NATS_TOKEN or $FIXHOST_NATS_CREDS");
         } else {
           return make_error(Errc::invalid_argument, where + " '" + key + "' is not a cluster setting; use url, stream, "
-                                                    "replicas, host_id, batch, job_ack_wait, job_max_deliver");
+                                                    "replicas, host_id, batch, job_ack_wait, job_max_deliver, worker_remotes, worker_commands");
         }
       }
     }

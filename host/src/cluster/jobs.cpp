@@ -3,6 +3,7 @@
 // clone; this file only moves jobs and records.
 #include "fixhost/host/cluster_jobs.hpp"
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -133,6 +134,7 @@ Outcome run_job(const Job& job, const ClusterConfig& config, const std::string& 
   d.kind = job.kind;
   d.worker = worker;
   d.delivery = delivery;
+  if (auto a = job_allowed(job, config); !a) return {false, {}, a.message()};
   const std::string branch = job.branch();
   if (!branch.empty()) {
     auto before = remote_branch(job.remote, branch);
@@ -230,6 +232,47 @@ JobRecord record_from_json(const std::string& text, std::uint64_t seq) {
 }
 
 }  // namespace
+
+Status job_allowed(const Job& job, const ClusterConfig& config) {
+  if (config.worker_remotes) {
+    const auto& globs = *config.worker_remotes;
+    if (std::none_of(globs.begin(), globs.end(),
+                     [&](const std::string& g) { return ::fnmatch(g.c_str(), job.remote.c_str(), 0) == 0; })) {
+      std::string list;
+      for (const auto& g : globs) list += (list.empty() ? "" : ", ") + g;
+      return make_error(Errc::refused, "job " + job.id + ": its remote '" + job.remote +
+                                           "' matches none of this worker's [cluster] worker_remotes (" +
+                                           (list.empty() ? "empty" : list) + "); add a pattern for it to take its jobs");
+    }
+  }
+  if (config.worker_commands) {
+    std::vector<std::pair<std::string, std::string>> carried;  // what, command
+    if (!job.agent.empty()) carried.emplace_back("agent", job.agent);
+    if (job.kind == "build") {
+      // Commands the manifest leaves to the repository (no agent of its own) are the remote's.
+      const std::string from_repo = "\x1f(the repository's agent)";
+      auto m = build::parse_manifest(job.manifest, "job " + job.id, from_repo);
+      if (!m) return make_error(Errc::refused, "job " + job.id + ": its build manifest does not read: " + m.status().message());
+      for (const auto& st : m->streams) {
+        if (!job.stream.empty() && st.id != job.stream) continue;
+        if (st.agent != from_repo) carried.emplace_back("stream '" + st.id + "' agent", st.agent);
+        if (!st.check.empty()) {
+          std::string cmd;
+          for (const auto& a : st.check) cmd += (cmd.empty() ? "" : " ") + a;
+          carried.emplace_back("stream '" + st.id + "' check", cmd);
+        }
+      }
+    }
+    const auto& ok = *config.worker_commands;
+    for (const auto& [what, cmd] : carried)
+      if (std::find(ok.begin(), ok.end(), cmd) == ok.end())
+        return make_error(Errc::refused, "job " + job.id + " carries a command (its " + what + ": '" + cmd +
+                                             "') that is not in this worker's [cluster] worker_commands; add it "
+                                             "there, exactly as written, to run such jobs");
+  }
+  return Status::ok();
+}
+
 
 Status ensure_job_streams_once(const ClusterConfig& config);
 
@@ -353,19 +396,42 @@ Result<std::string> submit_job(const ClusterConfig& config, Job job) {
   return job.id;
 }
 
-Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id, std::uint64_t from_seq) {
-  auto js = world::JetStream::connect(nats_options(config, "fixhost-jobs"));
-  if (!js) return js.status();
+JobLogReader::JobLogReader(ClusterConfig config, std::uint64_t from_seq)
+    : config_(std::move(config)), from_(std::max<std::uint64_t>(from_seq, 1)) {}
+JobLogReader::~JobLogReader() = default;
+
+Result<std::vector<JobRecord>> JobLogReader::next(const std::string& job_id) {
+  if (!js_) {
+    auto js = world::JetStream::connect(nats_options(config_, "fixhost-jobs"));
+    if (!js) return js.status();
+    js_ = std::move(*js);
+  }
   std::vector<JobRecord> out;
-  auto st = (*js)->stream_state(k_jobs_log_stream);
-  if (!st) return st.status().code() == Errc::not_found ? Result<std::vector<JobRecord>>(out) : st.status();
-  auto s = (*js)->read(k_jobs_log_stream, "fixhost.jobs.>", std::max<std::uint64_t>(from_seq, 1), [&](const world::NatsInMsg& m) {
+  auto st = js_->stream_state(k_jobs_log_stream);
+  if (!st) {
+    if (st.status().code() == Errc::not_found) return out;
+    js_.reset();  // the next poll connects again
+    return st.status();
+  }
+  if (st->last_seq < from_) return out;
+  std::uint64_t next = from_;
+  auto s = js_->read(k_jobs_log_stream, "fixhost.jobs.>", from_, [&](const world::NatsInMsg& m) {
+    next = std::max(next, m.stream_seq + 1);
     auto r = record_from_json(m.data, m.stream_seq);
     if (job_id.empty() || r.job_id == job_id) out.push_back(std::move(r));
     return true;
   });
-  if (!s) return s;
+  if (!s) {
+    js_.reset();
+    return s;
+  }
+  from_ = next;
   return out;
+}
+
+Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id, std::uint64_t from_seq) {
+  JobLogReader reader(config, from_seq);
+  return reader.next(job_id);
 }
 
 Result<std::uint64_t> jobs_pending(const ClusterConfig& config) {
@@ -388,6 +454,14 @@ Result<WorkerReport> run_worker(const ClusterConfig& config, const WorkerOptions
   auto say = [&](const std::string& m) {
     if (o.progress) o.progress("worker " + worker + ": " + m);
   };
+  if (!config.worker_remotes || !config.worker_commands)
+    say(std::string("WARNING: taking jobs for ") + (config.worker_remotes ? "the allowed remotes" : "any remote") +
+        (config.worker_commands ? "" : " with any agent or check command they carry") +
+        ": whoever can publish on fixhost.jobs.queue.> runs code here; set [cluster] " +
+        (!config.worker_remotes && !config.worker_commands ? "worker_remotes and worker_commands"
+         : config.worker_remotes                             ? "worker_commands"
+                                                             : "worker_remotes") +
+        " in fixhost.toml (docs/CLUSTER.md)");
   auto slot = [&](int n) {
     auto js = world::JetStream::connect(nats_options(config, "fixhost-worker-" + worker + "-" + std::to_string(n)));
     if (!js) {

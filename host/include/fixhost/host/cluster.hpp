@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "fixhost/result.hpp"
@@ -36,6 +37,14 @@ struct ClusterConfig {
   // Both are set when the FIXHOST_JOBS consumer is created. Default: 60, 3
   int job_ack_wait_s = 60;
   int job_max_deliver = 3;
+  // What a worker of this configuration takes (`hostctl worker`): jobs whose remote matches one
+  // of `worker_remotes` (shell globs, fnmatch), and whose own commands (an autofix or heal job's
+  // agent, a build stream's agent and check) are each one of `worker_commands`, exactly as
+  // written. A command that comes from the cloned repository (its fixhost.toml) is the
+  // remote's, so worker_remotes covers it. Unset: anything (the worker says so when it starts).
+  // A job refused here fails its delivery with the reason; another worker may take it.
+  std::optional<std::vector<std::string>> worker_remotes;
+  std::optional<std::vector<std::string>> worker_commands;
 
   bool enabled() const { return !url.empty(); }
 };

@@ -9,11 +9,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fixhost/host/cluster.hpp"
 #include "fixhost/result.hpp"
+
+namespace fixhost::host::world {
+class JetStream;
+}
 
 namespace fixhost::host {
 
@@ -57,6 +62,10 @@ std::string job_to_json(const Job& job);
 // InvalidArgument names the missing or malformed field.
 Result<Job> job_from_json(const std::string& text);
 
+// Ok when a worker with `config` may run `job` ([cluster] worker_remotes and worker_commands);
+// else Refused naming the remote or the command, and the setting that would let it in.
+Status job_allowed(const Job& job, const ClusterConfig& config);
+
 // Creates FIXHOST_JOBS (work queue, [cluster] replicas), FIXHOST_JOBS_LOG and the workers'
 // consumer (job_ack_wait, no server-side delivery limit: the worker counts deliveries) if missing.
 Status ensure_job_streams(const ClusterConfig& config);
@@ -88,6 +97,24 @@ std::string job_record_json(const JobRecord& r);
 // stream sequence `from_seq` on (a poller passes one past the last record it saw).
 Result<std::vector<JobRecord>> read_job_log(const ClusterConfig& config, const std::string& job_id = "",
                                             std::uint64_t from_seq = 1);
+// A poller of FIXHOST_JOBS_LOG: one connection for all its polls (made again after an error),
+// and each poll reads only what was recorded since the last one, whichever job it was for.
+class JobLogReader {
+ public:
+  // Reads from the stream sequence `from_seq` on.
+  explicit JobLogReader(ClusterConfig config, std::uint64_t from_seq = 1);
+  ~JobLogReader();
+  JobLogReader(const JobLogReader&) = delete;
+  JobLogReader& operator=(const JobLogReader&) = delete;
+  // The records of `job_id` (every job's when empty) recorded since the last call, oldest first.
+  Result<std::vector<JobRecord>> next(const std::string& job_id);
+
+ private:
+  ClusterConfig config_;
+  std::unique_ptr<world::JetStream> js_;
+  std::uint64_t from_ = 1;
+};
+
 // Jobs still in FIXHOST_JOBS (waiting or being worked on).
 Result<std::uint64_t> jobs_pending(const ClusterConfig& config);
 

@@ -58,20 +58,14 @@ Result<std::string> RemoteStreams::submit(const std::string& run, const Manifest
 Result<JobRecord> RemoteStreams::await(const std::string& job_id, std::chrono::steady_clock::time_point deadline,
                                        const std::function<bool()>& stop,
                                        const std::function<void(const JobRecord&)>& started) const {
-  std::uint64_t from = 1;
+  JobLogReader log(cluster_);
   for (;;) {
-    auto recs = read_job_log(cluster_, job_id, from);
-    if (recs) {
+    auto recs = log.next(job_id);
+    if (recs)
       for (const auto& r : *recs) {
-        from = std::max(from, r.stream_seq + 1);
-        if (r.what == "done") return r;
+        if (r.what == "done" || r.what == "dead") return r;  // a dead letter is found by its record's job id
         if (r.what == "started" && started) started(r);
       }
-    }
-    // A dead letter names no job in its subject; it is found by its record's job id.
-    if (recs)
-      for (const auto& r : *recs)
-        if (r.what == "dead") return r;
     if (stop && stop()) return make_error(Errc::refused, "interrupted while job " + job_id + " ran");
     if (std::chrono::steady_clock::now() >= deadline)
       return make_error(Errc::timeout, "job " + job_id + " was not done within the build's time budget" +
