@@ -49,7 +49,8 @@ struct ClusterConfig {
   bool enabled() const { return !url.empty(); }
 };
 
-// [cluster] of <repo>/fixhost.toml (url, stream, replicas, host_id, batch), then the environment.
+// [cluster] of <repo>/fixhost.toml (url, stream, replicas, host_id, batch, job_ack_wait,
+// job_max_deliver, worker_remotes, worker_commands), then the environment.
 // InvalidArgument names the key and what it expects.
 Result<ClusterConfig> load_cluster_config(const std::filesystem::path& repo);
 
