@@ -393,3 +393,29 @@ TEST_CASE("--fix hands an integration test failure to the fix loop, the fix land
     CHECK(merged["first_try"] == false);  // so it does not count for contract accuracy
   }
 }
+
+TEST_CASE("code a stream plants runs contained when the integration commands and stream checks run it") {
+  BuildRepo repo;
+  const auto before = checkout_bytes(repo.dir());
+  // The backend's module and the tests stream's conftest.py write into the user's checkout when
+  // imported: by the backend's own check, and by the integration's pytest. Both run in
+  // worktrees holding the streams' work.
+  const std::string escape = (repo.dir() / ".env").string();
+  const std::string conftest = "import pathlib\ntry:\n    pathlib.Path(" + json(escape).dump() +
+                               ").write_text('planted')\nexcept OSError:\n    pass\n";
+  auto sc = good_scenario();
+  sc["backend"]["write"]["backend/orders.py"] =
+      conftest + "\n\ndef order_history():\n    return [{\"id\": 1, \"total\": 2.5}]\n";
+  sc["tests"]["write"]["tests/conftest.py"] = conftest;
+  auto r = repo.build(sc, manifest({{"backend", "[streams.check]\ncommand = [\"/usr/bin/python3\", \"-c\", "
+                                                "\"import backend.orders\"]"}}));
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK_FALSE(std::filesystem::exists(escape));
+  CHECK(checkout_bytes(repo.dir()) == before);
+  // It ran: the integration passed and the build landed with the planted file in it.
+  auto checked = repo.events("IntegrationChecked");
+  CHECK(checked.size() == 3);
+  for (const auto& c : checked) CHECK(c["passed"] == true);
+  CHECK(repo.git({"show", "fixhost/build-" + run_id_of(repo) + ":tests/conftest.py"}).find("planted") != std::string::npos);
+}

@@ -68,6 +68,12 @@ std::int64_t ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
+// `argv` as run in a worktree that holds agents' work: contained like the agents (a check's or
+// test's configuration and code may be theirs), unless the run's sandbox is off.
+std::vector<std::string> contained(const RunSandbox& sandbox, const std::vector<std::string>& argv) {
+  return sandbox.on ? sandbox_argv(sandbox.layout, argv) : argv;
+}
+
 // git with the host's isolated configuration, whose stdout we need even when it exits 1.
 Result<ProcessResult> git_raw(const fs::path& dir, std::vector<std::string> args) {
   ProcessSpec spec;
@@ -340,6 +346,7 @@ class Build {
   bool fixed_ = false;  // integration passed only after --fix
   std::vector<std::string> failure_owners_;  // the streams owning the files the first failure names
   std::unique_ptr<engine::Workspace> integration_;
+  RunSandbox integration_sandbox_;  // how the integration commands in it are contained
   std::unique_ptr<RemoteStreams> remote_;  // --distributed
   mutable std::mutex say_mu_;
   std::map<std::string, std::string> resolutions_;  // conflict_key -> the resolved "<mode> <sha>"
@@ -553,7 +560,7 @@ void Build::work(StreamRun& r) {
       const bool agent_ok = r.attempt.agent.exit_code == 0 && !r.attempt.agent.timed_out;
       if (agent_ok && !s.check.empty() && r.attempt.rejections.empty()) {
         ProcessSpec spec;
-        spec.argv = s.check;
+        spec.argv = contained(r.session->sandbox, s.check);
         spec.cwd = r.ws->path().string();
         spec.timeout = std::max(std::chrono::milliseconds(1000), r.session->remaining());
         spec.head_cap = spec.tail_cap = k_output_cap;
@@ -1036,7 +1043,7 @@ Result<std::optional<std::string>> Build::resolve(const std::string& step, const
     const Stream* st = m_.find(id);
     if (!st || st->check.empty()) continue;
     ProcessSpec ps;
-    ps.argv = st->check;
+    ps.argv = contained(s.sandbox, st->check);
     ps.cwd = integration_->path().string();
     ps.timeout = s.command_timeout(std::chrono::seconds(st->budget_s));
     ps.head_cap = ps.tail_cap = k_output_cap;
@@ -1181,6 +1188,9 @@ Status Build::integrate(const std::string& merged) {
   const auto t = Clock::now();
   if (auto st = place_integration(merged); !st) return st;
   const fs::path wt = integration_->path();
+  auto sandbox = run_sandbox(cfg_, store_, integration_->common(), wt);
+  if (!sandbox) return sandbox.status();
+  integration_sandbox_ = std::move(*sandbox);
   std::vector<IntegrationCommand> steps;
   if (!m_.contract_check.empty()) steps.push_back({"contract_check", m_.contract_check});
   steps.insert(steps.end(), m_.commands.begin(), m_.commands.end());
@@ -1340,7 +1350,7 @@ Status Build::fix_command(engine::Session& s, const FailedStep& f, const std::st
 
 Result<ProcessResult> Build::run_check(const fs::path& wt, const std::vector<std::string>& argv) const {
   ProcessSpec ps;
-  ps.argv = argv;
+  ps.argv = contained(integration_sandbox_, argv);
   ps.cwd = wt.string();
   ps.timeout = std::max(std::chrono::milliseconds(1000),
                         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()));
