@@ -292,7 +292,7 @@ TEST_CASE("jobs: a JobLogReader polls over one connection and reads each record 
   CHECK(next(mine, "j3") == std::vector<std::string>{"done:j3"});
 }
 
-TEST_CASE("jobs: a worker takes only the remotes and commands its [cluster] allows; another worker takes the job") {
+TEST_CASE("jobs: a worker takes only the remotes and commands its [cluster] allows, another worker takes the job") {
   JobsFixture f;
   const std::string agent = fixhost::test::agent("correct");
   // worker-a allows only another place's remotes; worker-b this remote, but not the agent;

@@ -309,7 +309,11 @@ TEST_CASE("heal serve: SIGTERM drains, every request answered 200 is in the log"
   for (auto& t : clients) t.join();
   CHECK(code == 0);
   CHECK(ok >= 50);
-  CHECK(repo.events("SentryIssueIngested").size() == static_cast<std::size_t>(ok.load()));
+  // Every 200 is in the log. A request in flight at the stop may be in the log without its
+  // client having read the 200 (the connection closed under it): at most one per client.
+  const auto ingested = repo.events("SentryIssueIngested").size();
+  CHECK(ingested >= static_cast<std::size_t>(ok.load()));
+  CHECK(ingested <= static_cast<std::size_t>(ok.load()) + clients.size());
   auto fin = repo.events("RunFinished");
   REQUIRE(fin.size() == 1);
   CHECK(fin[0]["outcome"] == "ok");
