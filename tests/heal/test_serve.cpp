@@ -153,14 +153,21 @@ TEST_CASE("heal serve: auth, malformed bodies, limits and decompression bombs") 
   CHECK(ok.status == 200);
   CHECK(json::parse(ok.body)["id"] == "00000000000000000000000000000001");
   ++accepted;
-  auto query = http_request(serve.url(), "POST", "/api/7/store/?sentry_version=7&sentry_key=pubkey2", ev,
+  // Each accepted event its own id: one sent again is a duplicate (below).
+  int next_id = 10;
+  auto fresh = [&] {
+    char id[40];
+    std::snprintf(id, sizeof id, "%032d", next_id++);
+    return event_json(id);
+  };
+  auto query = http_request(serve.url(), "POST", "/api/7/store/?sentry_version=7&sentry_key=pubkey2", fresh(),
                             {{"Content-Type", "application/json"}});
   CHECK(query.status == 200);
   ++accepted;
   for (const char* enc : {"gzip", "deflate", "br"}) {
     auto h = auth();
     h["Content-Encoding"] = enc;
-    auto r = http_request(serve.url(), "POST", "/api/7/store/", http::encode_body(enc, ev), h);
+    auto r = http_request(serve.url(), "POST", "/api/7/store/", http::encode_body(enc, fresh()), h);
     CHECK_MESSAGE(r.status == 200, enc << ": " << r.body);
     ++accepted;
   }
@@ -190,9 +197,10 @@ TEST_CASE("heal serve: auth, malformed bodies, limits and decompression bombs") 
   CHECK(http_request(serve.url(), "GET", "/healthz").status == 200);
 
   // Envelopes: auth by the header's dsn; unknown items skipped.
+  const std::string env_ev = fresh();
   const std::string env = "{\"event_id\":\"00000000000000000000000000000003\",\"dsn\":\"" + dsn(serve, "pubkey2") +
-                          "\"}\n{\"type\":\"client_report\"}\n{}\n{\"type\":\"event\",\"length\":" + std::to_string(ev.size()) +
-                          "}\n" + ev + "\n";
+                          "\"}\n{\"type\":\"client_report\"}\n{}\n{\"type\":\"event\",\"length\":" +
+                          std::to_string(env_ev.size()) + "}\n" + env_ev + "\n";
   auto by_dsn = http_request(serve.url(), "POST", "/api/7/envelope/", env, {{"Content-Type", "application/x-sentry-envelope"}});
   CHECK_MESSAGE(by_dsn.status == 200, by_dsn.body);
   ++accepted;
@@ -213,8 +221,22 @@ TEST_CASE("heal serve: auth, malformed bodies, limits and decompression bombs") 
   CHECK(metrics.body.find("fixhost_groups 1") != std::string::npos);
   CHECK(metrics.body.find("fixhost_prs_open 0") != std::string::npos);
 
+  // An event sent again (an SDK that did not read its answer retries): 200 with its id, recorded
+  // once, as Sentry does; after a restart of serve too.
+  auto again = http_request(serve.url(), "POST", "/api/7/store/", ev, auth());
+  CHECK(again.status == 200);
+  CHECK(json::parse(again.body)["id"] == "00000000000000000000000000000001");
+  CHECK(http_request(serve.url(), "POST", "/api/7/envelope/", env, {}).status == 200);
+  CHECK(http_request(serve.url(), "GET", "/metrics").body.find("fixhost_events_received_total{outcome=\"duplicate\"} 2") !=
+        std::string::npos);
+
   CHECK(serve.stop() == 0);
   CHECK(repo.events("SentryIssueIngested").size() == static_cast<std::size_t>(accepted));
+  ServeProcess restarted(repo.dir());
+  CHECK(http_request(restarted.url(), "POST", "/api/7/store/", ev, auth()).status == 200);
+  CHECK(http_request(restarted.url(), "POST", "/api/8/store/", ev, auth()).status == 200);  // another project: its own
+  CHECK(restarted.stop() == 0);
+  CHECK(repo.events("SentryIssueIngested").size() == static_cast<std::size_t>(accepted) + 1);
 }
 
 TEST_CASE("heal serve: webhooks are verified, stale and forged ones refused, redeliveries recorded once") {

@@ -62,6 +62,13 @@ class BatchSink : public EventSink {
 
 enum class Recorded { stored, duplicate, failed };
 
+// What an SDK event is deduplicated on: its project and event id ("" when it has none, or it
+// came from a webhook or the API, which have their own).
+std::string sdk_delivery_key(const events::SentryIssueIngested& f) {
+  if (f.event_id.empty() || (f.via != "store" && f.via != "envelope")) return "";
+  return "sdk:" + f.project + ":" + f.event_id;
+}
+
 struct Pending {
   std::vector<events::SentryIssueIngested> facts;
   std::string delivery_id;  // webhooks: deduplicated on it
@@ -457,7 +464,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (out.skipped) state_.metrics.count("skipped", out.skipped);
     const std::string answer_body = nlohmann::json{{"id", out.event_id}}.dump();
-    record(std::move(out.events), "", answer_body);
+    // An SDK resends an event whose answer it did not read (a connection closed under it, a
+    // timeout): recorded once, as Sentry does, by its event id.
+    std::string dedupe = out.events.size() == 1 ? sdk_delivery_key(out.events[0]) : "";
+    record(std::move(out.events), std::move(dedupe), answer_body, answer_body);
   }
 
   void webhook() {
@@ -490,7 +500,8 @@ class Session : public std::enable_shared_from_this<Session> {
     record(std::move(out.events), header("Request-ID"), R"({"detail":"recorded"})");
   }
 
-  void record(std::vector<events::SentryIssueIngested> facts, std::string delivery_id, std::string ok_body) {
+  void record(std::vector<events::SentryIssueIngested> facts, std::string delivery_id, std::string ok_body,
+              std::string duplicate_body = json_detail("duplicate delivery (Request-ID seen before); not recorded again")) {
     const std::size_t n = facts.size();
     if (n == 0) {
       return answer(200, ok_body);
@@ -498,14 +509,15 @@ class Session : public std::enable_shared_from_this<Session> {
     Pending p;
     p.facts = std::move(facts);
     p.delivery_id = std::move(delivery_id);
-    p.done = [self = shared_from_this(), n, ok_body = std::move(ok_body)](Recorded r, const std::string& error) {
-      net::post(self->stream_.get_executor(), [self, n, ok_body, r, error] {
+    p.done = [self = shared_from_this(), n, ok_body = std::move(ok_body), duplicate_body = std::move(duplicate_body)](
+                 Recorded r, const std::string& error) {
+      net::post(self->stream_.get_executor(), [self, n, ok_body, duplicate_body, r, error] {
         if (r == Recorded::stored) {
           self->state_.metrics.count("accepted", n);
           self->answer(200, ok_body);
         } else if (r == Recorded::duplicate) {
           self->state_.metrics.count("duplicate");
-          self->answer(200, json_detail("duplicate delivery (Request-ID seen before); not recorded again"));
+          self->answer(200, duplicate_body);
         } else {
           self->state_.metrics.count("error", n);
           spdlog::error("could not record {} event(s): {}", n, error);
@@ -628,7 +640,10 @@ Status serve(const Config& config, const ServeOptions& options) {
   std::unordered_set<std::string> delivered;
   std::unordered_set<std::string> groups;
   (void)log->scan_type(events::EventType::SentryIssueIngested, [&](const events::Event& e) {
-    if (auto p = events::decode<events::SentryIssueIngested>(e); p && !p->delivery_id.empty()) delivered.insert(p->delivery_id);
+    auto p = events::decode<events::SentryIssueIngested>(e);
+    if (!p) return true;
+    if (!p->delivery_id.empty()) delivered.insert(p->delivery_id);
+    if (auto k = sdk_delivery_key(*p); !k.empty()) delivered.insert(std::move(k));
     return true;
   });
   (void)log->scan_type(events::EventType::IssueTriaged, [&](const events::Event& e) {
