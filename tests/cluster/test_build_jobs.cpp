@@ -79,10 +79,21 @@ struct DistFixture {
       if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
     return out;
   }
+  // Updates of `ref` the remote received ("<old> <new> <ref>" lines of post-receive), deletions not counted.
   int pushes_of(const std::string& ref) const {
     std::istringstream in(test::read_file(pushlog));
     int n = 0;
-    for (std::string line; std::getline(in, line);) n += line.size() >= ref.size() && line.compare(line.size() - ref.size(), ref.size(), ref) == 0;
+    for (std::string line; std::getline(in, line);)
+      n += line.size() >= ref.size() && line.compare(line.size() - ref.size(), ref.size(), ref) == 0 &&
+           line.find(" " + std::string(40, '0') + " ") == std::string::npos;
+    return n;
+  }
+  int deletions_of(const std::string& ref) const {
+    std::istringstream in(test::read_file(pushlog));
+    int n = 0;
+    for (std::string line; std::getline(in, line);)
+      n += line.size() >= ref.size() && line.compare(line.size() - ref.size(), ref.size(), ref) == 0 &&
+           line.find(" " + std::string(40, '0') + " ") != std::string::npos;
     return n;
   }
   std::string remote_heads() const {
@@ -127,6 +138,7 @@ TEST_CASE("build --distributed: every stream runs on a worker, its branch pushed
     CHECK((s["worker"] == "worker-a" || s["worker"] == "worker-b"));
     // Each stream's branch went to the remote exactly once, by its worker.
     CHECK(f.pushes_of("refs/heads/fixhost/build-" + run + "-" + s["stream"].get<std::string>()) == 1);
+    CHECK(f.deletions_of("refs/heads/fixhost/build-" + run + "-" + s["stream"].get<std::string>()) == 1);
   }
   CHECK(ids == std::set<std::string>{"backend", "contract", "frontend", "tests"});
   // The squashed commit holds every stream's work; the bases pushed for the workers are gone.
@@ -134,6 +146,9 @@ TEST_CASE("build --distributed: every stream runs on a worker, its branch pushed
   for (const char* p : {"backend/orders.py", "frontend/src/orders.ts", "tests/test_orders.py", "contract/openapi.json"})
     CHECK_MESSAGE(files.find(p) != std::string::npos, p << " not in " << files);
   CHECK(f.remote_heads().find("-base") == std::string::npos);
+  // The streams' branches the workers pushed are fetched here and gone from the remote.
+  CHECK(f.remote_heads().find("fixhost/build-" + run + "-") == std::string::npos);
+  CHECK(f.repo.git({"for-each-ref", "refs/fixhost/remote/"}).find("fixhost/build-" + run + "-backend") != std::string::npos);
   // The recorded facts: which worker ran each stream, under which job; one done record per job.
   auto finished = f.repo.events("StreamFinished");
   REQUIRE(finished.size() == 4);
@@ -144,6 +159,14 @@ TEST_CASE("build --distributed: every stream runs on a worker, its branch pushed
     CHECK(e["worker"].get<std::string>().rfind("worker-", 0) == 0);
     CHECK(done[e["job"].get<std::string>()] == 1);
   }
+  // discard removes the fetched refs with the build's branches (refused first: not approved).
+  auto refused = f.repo.hostctl({"discard", run});
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("refs/fixhost/remote/fixhost/build-" + run + "-backend") != std::string::npos);
+  auto gone = f.repo.hostctl({"discard", run, "--force"});
+  INFO(gone.out << gone.err);
+  CHECK(gone.code == 0);
+  CHECK(f.repo.git({"for-each-ref", "refs/fixhost/remote/"}).empty());
 }
 
 TEST_CASE("build --distributed: a stream branch on the remote that changes files the stream does not own is refused here") {

@@ -10,13 +10,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A branch by its name, another ref whole (refs/fixhost/remote/...).
+std::string short_ref(const std::string& ref) {
+  return ref.starts_with("refs/heads/") ? ref.substr(std::string("refs/heads/").size()) : ref;
+}
+
 }  // namespace
 
 Result<DiscardReport> discard_build(const fs::path& repo, const fs::path& store_dir, const std::string& run_id,
                                     bool approved, bool force) {
   DiscardReport rep;
   const std::string prefix = "refs/heads/" + build_branch(run_id);
-  auto refs = git::run(repo, {"for-each-ref", "--format=%(refname) %(objectname)", prefix, prefix + "-*"});
+  // The streams' branches, and those a distributed build fetched from workers (refs/fixhost/remote/).
+  const std::string fetched = "refs/fixhost/remote/" + build_branch(run_id) + "-*";
+  auto refs = git::run(repo, {"for-each-ref", "--format=%(refname) %(objectname)", prefix, prefix + "-*", fetched});
   if (!refs) return refs.status();
   auto user = git::run(repo, {"for-each-ref", "--format=%(refname)", "refs/heads/"});
   if (!user) return user.status();
@@ -37,7 +44,7 @@ Result<DiscardReport> discard_build(const fs::path& repo, const fs::path& store_
       auto r = git::run(repo, {"merge-base", "--is-ancestor", sha, ub});
       if (r) landed = true;
     }
-    if (!landed) rep.kept_unlanded.push_back(ref.substr(std::string("refs/heads/").size()) + " (" + sha.substr(0, 12) + ")");
+    if (!landed) rep.kept_unlanded.push_back(short_ref(ref) + " (" + sha.substr(0, 12) + ")");
   }
   if (!rep.kept_unlanded.empty() && !force) return rep;
   rep.kept_unlanded.clear();
@@ -55,7 +62,7 @@ Result<DiscardReport> discard_build(const fs::path& repo, const fs::path& store_
   (void)git::run(repo, {"worktree", "prune"});
   for (const auto& [ref, sha] : branches) {
     if (auto r = git::run(repo, {"update-ref", "-d", ref, sha}); !r) return r.status();
-    rep.removed.push_back("branch " + ref.substr(std::string("refs/heads/").size()));
+    rep.removed.push_back((ref.starts_with("refs/heads/") ? "branch " : "ref ") + short_ref(ref));
   }
   const fs::path attempts = store_dir / "attempts" / run_id;
   if (fs::exists(attempts, ec)) {

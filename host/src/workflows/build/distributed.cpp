@@ -82,9 +82,23 @@ Result<std::string> RemoteStreams::fetch(const std::string& branch) const {
 }
 
 void RemoteStreams::cleanup(const std::string& run, const std::vector<std::string>& streams) const {
-  std::vector<std::string> args = {"push", "-q", remote_};
-  for (const auto& s : streams) args.push_back(":refs/heads/" + base_branch(run, s));
-  if (args.size() > 3) (void)git::run(repo_, args);
+  std::vector<std::string> args = {"push", "-q"}, refs;
+  for (const auto& s : streams) {
+    refs.push_back(":refs/heads/" + base_branch(run, s));
+    // A stream branch fetched here is kept in refs/fixhost/remote/ (hostctl discard removes it):
+    // removed from the remote only while it still holds what was fetched.
+    const std::string branch = stream_branch(run, s);
+    if (auto sha = git::run(repo_, {"rev-parse", "--verify", "-q", "refs/fixhost/remote/" + branch}); sha && !sha->empty()) {
+      std::string id = *sha;
+      while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+      args.push_back("--force-with-lease=refs/heads/" + branch + ":" + id);
+      refs.push_back(":refs/heads/" + branch);
+    }
+  }
+  if (refs.empty()) return;
+  args.push_back(remote_);
+  args.insert(args.end(), refs.begin(), refs.end());
+  (void)git::run(repo_, args);
 }
 
 }  // namespace fixhost::host::build

@@ -39,7 +39,8 @@ class RemoteStreams {
                           const std::function<bool()>& stop, const std::function<void(const JobRecord&)>& started = {}) const;
   // Fetches `branch` from the remote into refs/fixhost/remote/<branch> and returns its commit.
   Result<std::string> fetch(const std::string& branch) const;
-  // Removes the base branches this build pushed (best effort).
+  // Removes from the remote the base branches this build pushed and the streams' branches it
+  // fetched (those only while they still point at what was fetched); best effort.
   void cleanup(const std::string& run, const std::vector<std::string>& streams) const;
 
   const std::string& remote() const { return remote_; }
