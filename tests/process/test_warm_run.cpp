@@ -183,3 +183,14 @@ TEST_CASE("a warm run's timeout starts when its work is given") {
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(25));
   }
 }
+
+TEST_CASE("a warm run is not handed arguments JSON cannot carry (not UTF-8): the caller runs them cold") {
+  TempDir dir("fixhost-warm");
+  const fs::path root = dir.subdir("repo"), marks = dir / "marks";
+  project(root, marks);
+  const auto suite = pytest_suite({"/usr/bin/python3", "-m", "pytest", "tests"});
+  auto req = request(root, marks, {"tests/test_t.py::test_\xff"});
+  auto warm = WarmRun::start(suite, req);
+  REQUIRE(warm != nullptr);
+  CHECK_FALSE(warm->run(suite_argv(suite, req, "/tmp/r.xml"), req, nullptr).has_value());
+}

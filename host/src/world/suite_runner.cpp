@@ -475,14 +475,18 @@ std::optional<Result<ProcessResult>> WarmRun::run(const std::vector<std::string>
   if (feed_fd_ < 0 || req.root != root_ || req.env != env_ || argv.size() < prefix_.size() ||
       !std::equal(prefix_.begin(), prefix_.end(), argv.begin()))
     return std::nullopt;
+  std::string line;
+  try {  // JSON holds UTF-8 only: arguments that are not (a path in another encoding) run cold
+    line = nlohmann::json(std::vector<std::string>(argv.begin() + static_cast<std::ptrdiff_t>(prefix_.size()), argv.end()))
+               .dump() + "\n";
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
   {
     std::lock_guard lock(mu_);
     if (ended_) return std::nullopt;  // it could not wait (killed, or its interpreter is gone)
     sink_ = on_output;
   }
-  const std::string line =
-      nlohmann::json(std::vector<std::string>(argv.begin() + static_cast<std::ptrdiff_t>(prefix_.size()), argv.end()))
-          .dump() + "\n";
   hold_ = false;
   bool sent = true;
   for (std::size_t off = 0; off < line.size();) {
