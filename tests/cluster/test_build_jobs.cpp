@@ -79,23 +79,18 @@ struct DistFixture {
       if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
     return out;
   }
-  // Updates of `ref` the remote received ("<old> <new> <ref>" lines of post-receive), deletions not counted.
-  int pushes_of(const std::string& ref) const {
+  // Updates of `ref` the remote received ("<old> <new> <ref>" lines of post-receive): the pushes
+  // that set it, or (deleted) those that removed it.
+  int updates_of(const std::string& ref, bool deleted) const {
     std::istringstream in(test::read_file(pushlog));
     int n = 0;
     for (std::string line; std::getline(in, line);)
       n += line.size() >= ref.size() && line.compare(line.size() - ref.size(), ref.size(), ref) == 0 &&
-           line.find(" " + std::string(40, '0') + " ") == std::string::npos;
+           (line.find(" " + std::string(40, '0') + " ") != std::string::npos) == deleted;
     return n;
   }
-  int deletions_of(const std::string& ref) const {
-    std::istringstream in(test::read_file(pushlog));
-    int n = 0;
-    for (std::string line; std::getline(in, line);)
-      n += line.size() >= ref.size() && line.compare(line.size() - ref.size(), ref.size(), ref) == 0 &&
-           line.find(" " + std::string(40, '0') + " ") != std::string::npos;
-    return n;
-  }
+  int pushes_of(const std::string& ref) const { return updates_of(ref, false); }
+  int deletions_of(const std::string& ref) const { return updates_of(ref, true); }
   std::string remote_heads() const {
     return test::run_in(tmp.path(), {"git", "--git-dir", remote.string(), "for-each-ref", "--format=%(refname)", "refs/heads/"}).out;
   }
