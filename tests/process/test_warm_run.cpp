@@ -22,10 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A project whose test records, in `marks`, how long its process had been alive when the test
+// A project whose test records, in $MARKS, how long its process had been alive when the test
 // ran (from /proc/self/stat) and whether the repository root was on sys.path; root_mod.py sits
 // at the root with no pythonpath setting, so only `python -m pytest` (cwd on sys.path) imports it.
-void project(const fs::path& root, const fs::path& marks) {
+void project(const fs::path& root) {
   write_file(root / "root_mod.py", "VALUE = 7\n");
   write_file(root / "tests/test_t.py",
              "import os, sys, time\n\n\n"
@@ -39,7 +39,6 @@ void project(const fs::path& root, const fs::path& marks) {
              "def test_fail():\n    assert 1 == 2\n\n\n"
              "def test_root_import():\n    import root_mod\n    assert root_mod.VALUE == 7\n\n\n"
              "def test_slow():\n    time.sleep(float(os.environ.get('SLOW', '0')))\n");
-  (void)marks;
 }
 
 SuiteConfig pytest_suite(std::vector<std::string> command) {
@@ -72,7 +71,7 @@ double age_of_first(const fs::path& marks) {
 TEST_CASE("a warm pytest run: loaded before, runs the same tests with the same result as a cold one") {
   TempDir dir("fixhost-warm");
   const fs::path root = dir.subdir("repo"), marks = dir / "marks";
-  project(root, marks);
+  project(root);
   for (auto command : {std::vector<std::string>{"/usr/bin/python3", "-m", "pytest", "tests"},
                        std::vector<std::string>{"/usr/bin/pytest", "tests"}}) {
     CAPTURE(command[0]);
@@ -129,7 +128,7 @@ TEST_CASE("a warm pytest run: loaded before, runs the same tests with the same r
 TEST_CASE("a warm run is not used for another command, and an unused one ends without running anything") {
   TempDir dir("fixhost-warm");
   const fs::path root = dir.subdir("repo"), marks = dir / "marks";
-  project(root, marks);
+  project(root);
   // Commands fixhost cannot see the interpreter of: no warm process.
   CHECK(WarmRun::start(pytest_suite({"/bin/sh", "run-tests.sh"}), request(root, marks, {})) == nullptr);
   auto jest = pytest_suite({"npx", "jest"});
@@ -156,7 +155,7 @@ TEST_CASE("a warm run is not used for another command, and an unused one ends wi
 TEST_CASE("a warm run's timeout starts when its work is given") {
   TempDir dir("fixhost-warm");
   const fs::path root = dir.subdir("repo"), marks = dir / "marks";
-  project(root, marks);
+  project(root);
   auto suite = pytest_suite({"/usr/bin/python3", "-m", "pytest", "tests"});
   suite.timeout = std::chrono::seconds(4);
   {
@@ -187,7 +186,7 @@ TEST_CASE("a warm run's timeout starts when its work is given") {
 TEST_CASE("a warm run is not handed arguments JSON cannot carry (not UTF-8): the caller runs them cold") {
   TempDir dir("fixhost-warm");
   const fs::path root = dir.subdir("repo"), marks = dir / "marks";
-  project(root, marks);
+  project(root);
   const auto suite = pytest_suite({"/usr/bin/python3", "-m", "pytest", "tests"});
   auto req = request(root, marks, {"tests/test_t.py::test_\xff"});
   auto warm = WarmRun::start(suite, req);

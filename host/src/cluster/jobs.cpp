@@ -19,6 +19,7 @@
 #include "fixhost/events/codec.hpp"
 #include "fixhost/host/build/build.hpp"
 #include "fixhost/host/world/jetstream.hpp"
+#include "../workflows/build/text.hpp"
 #include "nats_options.hpp"
 #include "fixhost/host/world/process.hpp"
 
@@ -238,11 +239,10 @@ Status job_allowed(const Job& job, const ClusterConfig& config) {
     const auto& globs = *config.worker_remotes;
     if (std::none_of(globs.begin(), globs.end(),
                      [&](const std::string& g) { return ::fnmatch(g.c_str(), job.remote.c_str(), 0) == 0; })) {
-      std::string list;
-      for (const auto& g : globs) list += (list.empty() ? "" : ", ") + g;
       return make_error(Errc::refused, "job " + job.id + ": its remote '" + job.remote +
                                            "' matches none of this worker's [cluster] worker_remotes (" +
-                                           (list.empty() ? "empty" : list) + "); add a pattern for it to take its jobs");
+                                           (globs.empty() ? "empty" : build::join(globs)) +
+                                           "); add a pattern for it to take its jobs");
     }
   }
   if (config.worker_commands) {
@@ -256,11 +256,7 @@ Status job_allowed(const Job& job, const ClusterConfig& config) {
       for (const auto& st : m->streams) {
         if (!job.stream.empty() && st.id != job.stream) continue;
         if (st.agent != from_repo) carried.emplace_back("stream '" + st.id + "' agent", st.agent);
-        if (!st.check.empty()) {
-          std::string cmd;
-          for (const auto& a : st.check) cmd += (cmd.empty() ? "" : " ") + a;
-          carried.emplace_back("stream '" + st.id + "' check", cmd);
-        }
+        if (!st.check.empty()) carried.emplace_back("stream '" + st.id + "' check", build::join(st.check, " "));
       }
     }
     const auto& ok = *config.worker_commands;
@@ -454,13 +450,13 @@ Result<WorkerReport> run_worker(const ClusterConfig& config, const WorkerOptions
   auto say = [&](const std::string& m) {
     if (o.progress) o.progress("worker " + worker + ": " + m);
   };
-  if (!config.worker_remotes || !config.worker_commands)
+  std::vector<std::string> unset;
+  if (!config.worker_remotes) unset.push_back("worker_remotes");
+  if (!config.worker_commands) unset.push_back("worker_commands");
+  if (!unset.empty())
     say(std::string("WARNING: taking jobs for ") + (config.worker_remotes ? "the allowed remotes" : "any remote") +
         (config.worker_commands ? "" : " with any agent or check command they carry") +
-        ": whoever can publish on fixhost.jobs.queue.> runs code here; set [cluster] " +
-        (!config.worker_remotes && !config.worker_commands ? "worker_remotes and worker_commands"
-         : config.worker_remotes                             ? "worker_commands"
-                                                             : "worker_remotes") +
+        ": whoever can publish on fixhost.jobs.queue.> runs code here; set [cluster] " + build::join(unset, " and ") +
         " in fixhost.toml (docs/CLUSTER.md)");
   auto slot = [&](int n) {
     auto js = world::JetStream::connect(nats_options(config, "fixhost-worker-" + worker + "-" + std::to_string(n)));
